@@ -1,0 +1,1 @@
+//! `works_core::Api` over HTTP.

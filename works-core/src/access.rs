@@ -1,0 +1,90 @@
+//! Who may see and change what. Every tenancy rule of the product is in this file.
+
+use crate::actor::Actor;
+use crate::error::{Error, Result};
+use crate::model::{Role, Scope, User};
+
+/// Which organizations the actor may see.
+pub fn org_scope(actor: &Actor) -> Scope {
+    match (&actor.org_id, actor.is_msp()) {
+        (_, true) => Scope::All,
+        (Some(org), false) => Scope::Org(org.clone()),
+        // An organization role without an organization sees nothing; `User` of a
+        // non-existent id matches no organization.
+        (None, false) => Scope::User(actor.id.clone()),
+    }
+}
+
+pub fn can_see_org(actor: &Actor, org_id: &str) -> bool {
+    actor.is_msp() || actor.org_id.as_deref() == Some(org_id)
+}
+
+/// Creating, renaming and archiving organizations is an MSP admin's work.
+pub fn require_org_admin_rights(actor: &Actor) -> Result<()> {
+    if actor.role == Role::MspAdmin {
+        Ok(())
+    } else {
+        Err(Error::forbidden("Only an MSP admin can create, rename or archive organizations."))
+    }
+}
+
+/// Which users the actor may see.
+pub fn user_scope(actor: &Actor) -> Scope {
+    match actor.role {
+        Role::MspAdmin | Role::MspOperator => Scope::All,
+        Role::OrgAdmin => match &actor.org_id {
+            Some(org) => Scope::Org(org.clone()),
+            None => Scope::User(actor.id.clone()),
+        },
+        Role::OrgUser => Scope::User(actor.id.clone()),
+    }
+}
+
+pub fn can_see_user(actor: &Actor, user: &User) -> bool {
+    match user_scope(actor) {
+        Scope::All => true,
+        Scope::Org(org) => user.org_id.as_deref() == Some(org.as_str()),
+        Scope::User(id) => user.id == id,
+    }
+}
+
+/// May the actor change this (visible) user: role, disable, reset password?
+pub fn require_user_manager(actor: &Actor, target: &User) -> Result<()> {
+    match actor.role {
+        Role::MspAdmin => Ok(()),
+        Role::OrgAdmin if target.org_id.is_some() && target.org_id == actor.org_id && !target.role.is_msp() => Ok(()),
+        Role::OrgAdmin => Err(Error::forbidden("An organization admin can manage only the users of their own organization.")),
+        Role::MspOperator => Err(Error::forbidden("MSP operators can view users but not change them; ask an MSP admin.")),
+        Role::OrgUser => Err(Error::forbidden("Only an admin can manage users.")),
+    }
+}
+
+/// May the actor give `role` in `org_id` (checked for create and role changes)?
+pub fn require_role_grant(actor: &Actor, role: Role, org_id: Option<&str>) -> Result<()> {
+    match (role.is_msp(), org_id) {
+        (true, Some(_)) => return Err(Error::invalid("org_id", "must be empty for MSP roles: MSP users belong to no organization")),
+        (false, None) => return Err(Error::invalid("org_id", "is required for organization roles")),
+        _ => {}
+    }
+    match actor.role {
+        Role::MspAdmin => Ok(()),
+        Role::OrgAdmin if !role.is_msp() && org_id.is_some() && org_id == actor.org_id.as_deref() => Ok(()),
+        Role::OrgAdmin if role.is_msp() => Err(Error::forbidden("An organization admin cannot give MSP roles.")),
+        Role::OrgAdmin => Err(Error::forbidden("An organization admin can add users only to their own organization.")),
+        Role::MspOperator => Err(Error::forbidden("MSP operators cannot create or change users; ask an MSP admin.")),
+        Role::OrgUser => Err(Error::forbidden("Only an admin can create or change users.")),
+    }
+}
+
+/// Whose audit records the actor may read.
+pub fn audit_scope(actor: &Actor) -> Scope {
+    user_scope(actor)
+}
+
+pub fn require_msp(actor: &Actor, what: &str) -> Result<()> {
+    if actor.is_msp() {
+        Ok(())
+    } else {
+        Err(Error::forbidden(format!("Only MSP admins and operators can {what}.")))
+    }
+}

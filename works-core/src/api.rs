@@ -1,0 +1,115 @@
+//! The operations as seen by one signed-in principal. Implemented by [`Session`]
+//! (embedded: the core itself) and by the remote client of `works-client` (over HTTP),
+//! so the CLI and Python make the same calls and get the same errors either way.
+
+use async_trait::async_trait;
+
+use crate::actor::Actor;
+use crate::audit::{AuditPage, AuditQuery, AuditVerification};
+use crate::error::Result;
+use crate::model::{ApiToken, CreatedToken, Listing, Org, User};
+use crate::orgs::{NewOrg, OrgQuery, RenameOrg};
+use crate::tokens::{NewToken, TokenQuery};
+use crate::users::{NewUser, PasswordReset, ResetPassword, UserQuery, UserUpdate};
+use crate::works::Works;
+
+#[async_trait]
+pub trait Api: Send + Sync {
+    async fn whoami(&self) -> Result<User>;
+    async fn logout(&self) -> Result<()>;
+
+    async fn org_create(&self, input: NewOrg) -> Result<Org>;
+    async fn org_list(&self, query: OrgQuery) -> Result<Listing<Org>>;
+    async fn org_get(&self, id: &str) -> Result<Org>;
+    async fn org_rename(&self, id: &str, input: RenameOrg) -> Result<Org>;
+    async fn org_archive(&self, id: &str) -> Result<Org>;
+
+    async fn user_create(&self, input: NewUser) -> Result<User>;
+    async fn user_list(&self, query: UserQuery) -> Result<Listing<User>>;
+    async fn user_get(&self, id: &str) -> Result<User>;
+    async fn user_update(&self, id: &str, input: UserUpdate) -> Result<User>;
+    async fn user_disable(&self, id: &str) -> Result<User>;
+    async fn user_enable(&self, id: &str) -> Result<User>;
+    async fn user_reset_password(&self, id: &str, input: ResetPassword) -> Result<PasswordReset>;
+
+    async fn token_create(&self, input: NewToken) -> Result<CreatedToken>;
+    async fn token_list(&self, query: TokenQuery) -> Result<Listing<ApiToken>>;
+    async fn token_revoke(&self, id: &str) -> Result<ApiToken>;
+
+    async fn audit_query(&self, query: AuditQuery) -> Result<AuditPage>;
+    async fn audit_verify(&self) -> Result<AuditVerification>;
+}
+
+/// The core and an actor: the embedded implementation of [`Api`].
+#[derive(Clone)]
+pub struct Session {
+    pub works: Works,
+    pub actor: Actor,
+}
+
+impl Session {
+    pub fn new(works: Works, actor: Actor) -> Self {
+        Session { works, actor }
+    }
+}
+
+#[async_trait]
+impl Api for Session {
+    async fn whoami(&self) -> Result<User> {
+        self.works.whoami(&self.actor).await
+    }
+    async fn logout(&self) -> Result<()> {
+        self.works.logout(&self.actor).await
+    }
+    async fn org_create(&self, input: NewOrg) -> Result<Org> {
+        self.works.org_create(&self.actor, input).await
+    }
+    async fn org_list(&self, query: OrgQuery) -> Result<Listing<Org>> {
+        self.works.org_list(&self.actor, query).await
+    }
+    async fn org_get(&self, id: &str) -> Result<Org> {
+        self.works.org_get(&self.actor, id).await
+    }
+    async fn org_rename(&self, id: &str, input: RenameOrg) -> Result<Org> {
+        self.works.org_rename(&self.actor, id, input).await
+    }
+    async fn org_archive(&self, id: &str) -> Result<Org> {
+        self.works.org_archive(&self.actor, id).await
+    }
+    async fn user_create(&self, input: NewUser) -> Result<User> {
+        self.works.user_create(&self.actor, input).await
+    }
+    async fn user_list(&self, query: UserQuery) -> Result<Listing<User>> {
+        self.works.user_list(&self.actor, query).await
+    }
+    async fn user_get(&self, id: &str) -> Result<User> {
+        self.works.user_get(&self.actor, id).await
+    }
+    async fn user_update(&self, id: &str, input: UserUpdate) -> Result<User> {
+        self.works.user_update(&self.actor, id, input).await
+    }
+    async fn user_disable(&self, id: &str) -> Result<User> {
+        self.works.user_disable(&self.actor, id).await
+    }
+    async fn user_enable(&self, id: &str) -> Result<User> {
+        self.works.user_enable(&self.actor, id).await
+    }
+    async fn user_reset_password(&self, id: &str, input: ResetPassword) -> Result<PasswordReset> {
+        self.works.user_reset_password(&self.actor, id, input).await
+    }
+    async fn token_create(&self, input: NewToken) -> Result<CreatedToken> {
+        self.works.token_create(&self.actor, input).await
+    }
+    async fn token_list(&self, query: TokenQuery) -> Result<Listing<ApiToken>> {
+        self.works.token_list(&self.actor, query).await
+    }
+    async fn token_revoke(&self, id: &str) -> Result<ApiToken> {
+        self.works.token_revoke(&self.actor, id).await
+    }
+    async fn audit_query(&self, query: AuditQuery) -> Result<AuditPage> {
+        self.works.audit_query(&self.actor, query).await
+    }
+    async fn audit_verify(&self) -> Result<AuditVerification> {
+        self.works.audit_verify(&self.actor).await
+    }
+}

@@ -1,0 +1,42 @@
+//! # works-core
+//!
+//! The domain of Anthropy Works. It owns every rule — tenancy, permissions, audit,
+//! redaction — and defines the traits its adapters implement ([`store::Store`],
+//! [`clock::Clock`]). It depends on no HTTP, SQL, SSH or container crate.
+//!
+//! The entry point is [`Works`]: one method per operation, each taking the acting
+//! [`Actor`].
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+pub mod access;
+pub mod api;
+pub mod actor;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod model;
+pub mod orgs;
+pub mod redact;
+pub mod secret;
+pub mod store;
+pub mod tokens;
+pub mod users;
+pub mod validate;
+mod works;
+
+pub use actor::{Actor, Via};
+pub use api::{Api, Session};
+pub use audit::{AuditDraft, AuditPage, AuditQuery, AuditRecord, AuditVerification, Outcome};
+pub use auth::{Bootstrap, LoginInput};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, Result};
+pub use model::*;
+pub use orgs::{NewOrg, OrgQuery, RenameOrg};
+pub use redact::redact;
+pub use store::{Store, UserFilter};
+pub use tokens::{NewToken, TokenQuery};
+pub use users::{NewUser, PasswordReset, ResetPassword, UserQuery, UserUpdate};
+pub use works::{CoreConfig, Works};

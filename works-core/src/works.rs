@@ -1,0 +1,141 @@
+//! The facade: one method per operation a user can do. Frontends are one call each.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::actor::Actor;
+use crate::audit::{AuditDraft, Outcome};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// Tunables of the core. Defaults suit production.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// How long a sign-in lasts.
+    pub session_ttl: Duration,
+    /// Failed sign-ins of one username within `login_window` before further attempts are refused.
+    pub login_max_failures: u64,
+    pub login_window: Duration,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig { session_ttl: Duration::hours(12), login_max_failures: 5, login_window: Duration::minutes(15) }
+    }
+}
+
+/// Anthropy Works, embedded. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Works {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: CoreConfig,
+}
+
+impl Works {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default() }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_config(mut self, config: CoreConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The store, for readiness checks and the conformance suite.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub(crate) fn draft(
+        &self,
+        actor: &Actor,
+        org_id: Option<String>,
+        action: &str,
+        target_kind: &str,
+        target_id: Option<&str>,
+        outcome: Outcome,
+        reason: impl Into<String>,
+    ) -> AuditDraft {
+        AuditDraft {
+            at: self.clock.now(),
+            actor_id: actor.id.clone(),
+            actor_name: actor.name.clone(),
+            org_id,
+            action: action.to_owned(),
+            target_kind: target_kind.to_owned(),
+            target_id: target_id.map(str::to_owned),
+            outcome,
+            reason: reason.into(),
+        }
+    }
+
+    /// Runs a change. When it is refused (denied, bad input, conflict) the refusal is
+    /// recorded in the audit log under the actor's own organization, with the same
+    /// reason whether the target is missing or belongs to someone else.
+    pub(crate) async fn change<T>(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target_kind: &str,
+        target_id: Option<&str>,
+        op: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let result = op.await;
+        if let Err(e) = &result {
+            let outcome = match e {
+                Error::NotFound { .. } | Error::Forbidden { .. } => Some(Outcome::Denied),
+                Error::InvalidInput { .. } | Error::Conflict { .. } => Some(Outcome::Rejected),
+                _ => None,
+            };
+            if let Some(outcome) = outcome {
+                let draft = self.draft(actor, actor.home_org(), action, target_kind, target_id, outcome, e.to_string());
+                if let Err(audit_err) = self.store.append_audit(draft).await {
+                    tracing::error!(error = %audit_err, action, "could not record a refused attempt");
+                }
+            }
+        }
+        result
+    }
+
+    /// Runs a read. A denial (not found, forbidden) is recorded; bad input is not.
+    pub(crate) async fn read<T>(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target_kind: &str,
+        target_id: Option<&str>,
+        op: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let result = op.await;
+        if let Err(e) = &result {
+            if e.is_denial() {
+                let draft =
+                    self.draft(actor, actor.home_org(), action, target_kind, target_id, Outcome::Denied, e.to_string());
+                if let Err(audit_err) = self.store.append_audit(draft).await {
+                    tracing::error!(error = %audit_err, action, "could not record a refused read");
+                }
+            }
+        }
+        result
+    }
+}
+
+/// Turns "fetch limit + 1" into a page and the offset of the next one.
+pub(crate) fn paged<T>(mut items: Vec<T>, page: crate::model::Page) -> crate::model::Listing<T> {
+    let more = items.len() > page.limit as usize;
+    items.truncate(page.limit as usize);
+    crate::model::Listing { items, next_offset: more.then(|| page.offset + page.limit) }
+}
+
+/// The page the store is asked for: one more than requested, to learn whether more follow.
+pub(crate) fn probe(page: crate::model::Page) -> crate::model::Page {
+    crate::model::Page { offset: page.offset, limit: page.limit + 1 }
+}

@@ -1,0 +1,1 @@
+//! SQLite and PostgreSQL implementations of `works_core::Store`.
