@@ -1,1 +1,347 @@
 //! `works_core::Api` over HTTP.
+//!
+//! [`RemoteClient`] talks to a running Anthropy Works server through its JSON API under
+//! `/api/v1` and gives back exactly what the embedded core gives: the same results and
+//! the same [`works_core::Error`]s, decoded from the server's error bodies.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use works_core::{
+    Api, ApiToken, AuditPage, AuditQuery, AuditVerification, CreatedToken, Error, Listing, LoginInput, LoginOutcome,
+    NewOrg, NewToken, NewUser, Org, OrgQuery, PasswordReset, RenameOrg, ResetPassword, Result, TokenQuery, User,
+    UserQuery, UserUpdate,
+};
+
+/// What `GET /api/v1/version` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerVersion {
+    pub version: String,
+    pub commit: String,
+}
+
+/// The error body every non-success answer of the API carries.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Error,
+}
+
+/// A signed-in connection to an Anthropy Works server.
+#[derive(Clone)]
+pub struct RemoteClient {
+    base: Url,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for RemoteClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteClient").field("base", &self.base.as_str()).field("token", &"<hidden>").finish()
+    }
+}
+
+/// Parses a server address such as `http://127.0.0.1:8080` or `https://works.example.net/`.
+pub fn parse_base_url(base_url: &str) -> Result<Url> {
+    let trimmed = base_url.trim();
+    let invalid = |problem: &str| Error::invalid("server", problem);
+    if trimmed.is_empty() {
+        return Err(invalid("must not be empty: give the address of the server, such as http://127.0.0.1:8080"));
+    }
+    let mut url = Url::parse(trimmed)
+        .map_err(|_| invalid("is not a valid address: give one such as http://127.0.0.1:8080"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("must start with http:// or https://"));
+    }
+    if url.host_str().is_none() {
+        return Err(invalid("must name a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must be a plain address without credentials, query or fragment"));
+    }
+    // One trailing slash, so joining paths keeps any prefix the server is mounted under.
+    let path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("{path}/"));
+    Ok(url)
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        .user_agent(concat!("works-client/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::internal(format!("Could not set up the HTTP client: {e}")))
+}
+
+impl RemoteClient {
+    /// A client that presents `token` (a sign-in token or an API token) as a bearer.
+    pub fn new(base_url: &str, token: impl Into<String>) -> Result<Self> {
+        Ok(RemoteClient { base: parse_base_url(base_url)?, token: token.into(), http: http_client()? })
+    }
+
+    /// Signs in with a username and password and returns a client holding the new
+    /// session's token, with what the server answered.
+    pub async fn login(base_url: &str, username: &str, password: &str) -> Result<(RemoteClient, LoginOutcome)> {
+        let mut client = RemoteClient { base: parse_base_url(base_url)?, token: String::new(), http: http_client()? };
+        let input = LoginInput { username: username.to_owned(), password: password.to_owned() };
+        let outcome: LoginOutcome = client.json(client.request(Method::POST, &["auth", "login"])?.json(&input)).await?;
+        client.token = outcome.token.clone();
+        Ok((client, outcome))
+    }
+
+    /// The server's address, with a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    /// The version and commit the server runs. Needs no sign-in.
+    pub async fn server_version(&self) -> Result<ServerVersion> {
+        self.json(self.request(Method::GET, &["version"])?).await
+    }
+
+    /// The server's address as people should see it: no trailing slash.
+    fn shown_base(&self) -> String {
+        self.base.as_str().trim_end_matches('/').to_owned()
+    }
+
+    fn request(&self, method: Method, segments: &[&str]) -> Result<RequestBuilder> {
+        let mut url = self.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|_| Error::invalid("server", "cannot be used as a base address"))?;
+            path.pop_if_empty().extend(["api", "v1"]).extend(segments);
+        }
+        let builder = self.http.request(method, url).header(reqwest::header::ACCEPT, "application/json");
+        Ok(if self.token.is_empty() { builder } else { builder.bearer_auth(&self.token) })
+    }
+
+    /// A path segment naming one record. Ids that cannot be carried in a path (empty,
+    /// `.` or `..`) cannot name any record, which the core answers as not found.
+    fn id_segment<'a>(what: &str, id: &'a str) -> Result<&'a str> {
+        match id.trim() {
+            "" | "." | ".." => Err(Error::not_found(what, id)),
+            _ => Ok(id),
+        }
+    }
+
+    async fn send(&self, builder: RequestBuilder) -> Result<Response> {
+        let response = builder.send().await.map_err(|e| self.transport_error(&e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(self.error_from(response).await)
+    }
+
+    async fn json<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T> {
+        let response = self.send(builder).await?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| self.transport_error(&e))?;
+        serde_json::from_slice(&bytes).map_err(|_| {
+            Error::internal(format!(
+                "The server at {} answered HTTP {} with a body this client does not understand; \
+                 check that the server and the client are the same version.",
+                self.shown_base(),
+                status.as_u16()
+            ))
+        })
+    }
+
+    async fn empty(&self, builder: RequestBuilder) -> Result<()> {
+        self.send(builder).await.map(|_| ())
+    }
+
+    async fn error_from(&self, response: Response) -> Error {
+        let status = response.status();
+        match response.bytes().await {
+            Ok(bytes) => match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => body.error,
+                Err(_) => self.undescribed(status),
+            },
+            Err(_) => self.undescribed(status),
+        }
+    }
+
+    fn undescribed(&self, status: StatusCode) -> Error {
+        let reason = status.canonical_reason().unwrap_or("");
+        Error::internal(format!(
+            "The server at {} answered HTTP {} {} without an error description; \
+             check that the address points at an Anthropy Works server.",
+            self.shown_base(),
+            status.as_u16(),
+            reason
+        ))
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> Error {
+        let base = self.shown_base();
+        if e.is_timeout() {
+            return Error::unavailable(format!("The Anthropy Works server at {base} did not answer in time."));
+        }
+        // The innermost cause says what happened (connection refused, name not found, …).
+        let mut cause: &dyn std::error::Error = e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        Error::unavailable(format!("Cannot reach the Anthropy Works server at {base}: {cause}"))
+    }
+}
+
+#[async_trait]
+impl Api for RemoteClient {
+    async fn whoami(&self) -> Result<User> {
+        self.json(self.request(Method::GET, &["me"])?).await
+    }
+
+    async fn logout(&self) -> Result<()> {
+        self.empty(self.request(Method::POST, &["auth", "logout"])?).await
+    }
+
+    async fn org_create(&self, input: NewOrg) -> Result<Org> {
+        self.json(self.request(Method::POST, &["orgs"])?.json(&input)).await
+    }
+
+    async fn org_list(&self, query: OrgQuery) -> Result<Listing<Org>> {
+        self.json(self.request(Method::GET, &["orgs"])?.query(&query)).await
+    }
+
+    async fn org_get(&self, id: &str) -> Result<Org> {
+        let id = Self::id_segment("organization", id)?;
+        self.json(self.request(Method::GET, &["orgs", id])?).await
+    }
+
+    async fn org_rename(&self, id: &str, input: RenameOrg) -> Result<Org> {
+        let id = Self::id_segment("organization", id)?;
+        self.json(self.request(Method::PATCH, &["orgs", id])?.json(&input)).await
+    }
+
+    async fn org_archive(&self, id: &str) -> Result<Org> {
+        let id = Self::id_segment("organization", id)?;
+        self.json(self.request(Method::POST, &["orgs", id, "archive"])?).await
+    }
+
+    async fn user_create(&self, input: NewUser) -> Result<User> {
+        self.json(self.request(Method::POST, &["users"])?.json(&input)).await
+    }
+
+    async fn user_list(&self, query: UserQuery) -> Result<Listing<User>> {
+        self.json(self.request(Method::GET, &["users"])?.query(&query)).await
+    }
+
+    async fn user_get(&self, id: &str) -> Result<User> {
+        let id = Self::id_segment("user", id)?;
+        self.json(self.request(Method::GET, &["users", id])?).await
+    }
+
+    async fn user_update(&self, id: &str, input: UserUpdate) -> Result<User> {
+        let id = Self::id_segment("user", id)?;
+        self.json(self.request(Method::PATCH, &["users", id])?.json(&input)).await
+    }
+
+    async fn user_disable(&self, id: &str) -> Result<User> {
+        let id = Self::id_segment("user", id)?;
+        self.json(self.request(Method::POST, &["users", id, "disable"])?).await
+    }
+
+    async fn user_enable(&self, id: &str) -> Result<User> {
+        let id = Self::id_segment("user", id)?;
+        self.json(self.request(Method::POST, &["users", id, "enable"])?).await
+    }
+
+    async fn user_reset_password(&self, id: &str, input: ResetPassword) -> Result<PasswordReset> {
+        let id = Self::id_segment("user", id)?;
+        self.json(self.request(Method::POST, &["users", id, "reset-password"])?.json(&input)).await
+    }
+
+    async fn token_create(&self, input: NewToken) -> Result<CreatedToken> {
+        self.json(self.request(Method::POST, &["tokens"])?.json(&input)).await
+    }
+
+    async fn token_list(&self, query: TokenQuery) -> Result<Listing<ApiToken>> {
+        self.json(self.request(Method::GET, &["tokens"])?.query(&query)).await
+    }
+
+    async fn token_revoke(&self, id: &str) -> Result<ApiToken> {
+        let id = Self::id_segment("API token", id)?;
+        self.json(self.request(Method::DELETE, &["tokens", id])?).await
+    }
+
+    async fn audit_query(&self, query: AuditQuery) -> Result<AuditPage> {
+        self.json(self.request(Method::GET, &["audit"])?.query(&query)).await
+    }
+
+    async fn audit_verify(&self) -> Result<AuditVerification> {
+        self.json(self.request(Method::GET, &["audit", "verify"])?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_normalised_and_checked() {
+        assert_eq!(parse_base_url("http://127.0.0.1:8080").unwrap().as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(parse_base_url(" https://h/works// ").unwrap().as_str(), "https://h/works/");
+        for bad in ["", "127.0.0.1:8080", "ftp://h", "http://u:p@h", "http://h/?a=b", "not a url"] {
+            let err = parse_base_url(bad).unwrap_err();
+            assert_eq!(err.field(), Some("server"), "{bad}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn paths_keep_a_prefix_and_encode_ids() {
+        let c = RemoteClient::new("http://127.0.0.1:1/works", "t").unwrap();
+        let req = c.request(Method::GET, &["orgs", "a/b?c"]).unwrap().build().unwrap();
+        assert_eq!(req.url().as_str(), "http://127.0.0.1:1/works/api/v1/orgs/a%2Fb%3Fc");
+        let c = RemoteClient::new("http://127.0.0.1:1", "t").unwrap();
+        let req = c.request(Method::GET, &["me"]).unwrap().build().unwrap();
+        assert_eq!(req.url().as_str(), "http://127.0.0.1:1/api/v1/me");
+        assert_eq!(req.headers().get("authorization").unwrap(), "Bearer t");
+    }
+
+    #[test]
+    fn queries_leave_out_what_is_not_set() {
+        let c = RemoteClient::new("http://127.0.0.1:1", "t").unwrap();
+        let q = AuditQuery {
+            outcome: Some(works_core::Outcome::Denied),
+            since: Some("2024-05-01T10:00:00Z".parse().unwrap()),
+            limit: Some(5),
+            ..Default::default()
+        };
+        let req = c.request(Method::GET, &["audit"]).unwrap().query(&q).build().unwrap();
+        assert_eq!(req.url().query(), Some("outcome=denied&since=2024-05-01T10%3A00%3A00Z&limit=5"));
+    }
+
+    #[test]
+    fn ids_that_cannot_be_a_path_segment_are_not_found() {
+        for id in ["", " ", ".", ".."] {
+            assert!(matches!(RemoteClient::id_segment("user", id), Err(Error::NotFound { .. })), "{id:?}");
+        }
+    }
+
+    #[test]
+    fn the_token_stays_out_of_debug_output() {
+        let c = RemoteClient::new("http://127.0.0.1:1", "wks_secret_value").unwrap();
+        assert!(!format!("{c:?}").contains("secret_value"));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable() {
+        // Bind and drop a listener to get a loopback port that refuses connections.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}");
+        let c = RemoteClient::new(&url, "t").unwrap();
+        match c.whoami().await {
+            Err(Error::Unavailable { message }) => {
+                assert!(message.starts_with(&format!("Cannot reach the Anthropy Works server at {url}: ")), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
