@@ -9,9 +9,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+pub use reqwest::Url;
 use works_core::{
     Api, ApiToken, AuditPage, AuditQuery, AuditVerification, CreatedToken, Error, Listing, LoginInput, LoginOutcome,
     NewOrg, NewToken, NewUser, Org, OrgQuery, PasswordReset, RenameOrg, ResetPassword, Result, TokenQuery, User,
