@@ -1,0 +1,671 @@
+//! The two backends. Each knows how to connect, how to start a write transaction and how
+//! to hold the audit chain; everything else is written once in `store_impl!`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Postgres, Sqlite, Transaction};
+use works_core::audit::{AuditDraft, AuditPage, AuditQuery, AuditRecord, GENESIS_HASH};
+use works_core::model::{ApiTokenRecord, Org, Page, Scope, SessionRecord, UserRecord};
+use works_core::store::{Store, UserFilter};
+use works_core::{Error, Result};
+
+use crate::error::{db_error, write_error, Subject};
+use crate::rows::{convert, millis, opt_millis, AuditRow, OrgRow, SessionRow, TokenRow, UserRow};
+use crate::sql::{self, Arg, Built};
+
+pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a SQLite connection waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a free connection before the database counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The PostgreSQL advisory lock that serializes appends to the audit chain across every
+/// server sharing the database ("WORKSAUD" in ASCII).
+const AUDIT_CHAIN_LOCK: i64 = 0x574F_524B_5341_5544;
+
+/// SQLite: one connection for writes (so writers queue in the process instead of
+/// spinning on the file lock) and a few for reads, which WAL lets run alongside.
+#[derive(Debug)]
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url).map_err(|e| {
+            tracing::warn!(error = %e, "unusable SQLite URL");
+            Error::invalid("database", format!("is not a usable SQLite URL: {e}"))
+        })?;
+        let has_mode = url.split_once('?').is_some_and(|(_, q)| q.split('&').any(|p| p.starts_with("mode=")));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = options
+            .create_if_missing(!has_mode || url.contains("mode=rwc"))
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+
+        if in_memory {
+            // One connection that never closes: an in-memory database lives as long as it.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options.journal_mode(SqliteJournalMode::Memory))
+                .await
+                .map_err(open_error("SQLite"))?;
+            migrate(&SQLITE_MIGRATOR, &pool).await?;
+            return Ok(SqliteStore { read: pool.clone(), write: pool });
+        }
+
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone().journal_mode(SqliteJournalMode::Wal))
+            .await
+            .map_err(open_error("SQLite"))?;
+        migrate(&SQLITE_MIGRATOR, &write).await?;
+        // WAL mode is a property of the file, set by the writer above.
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(open_error("SQLite"))?;
+        Ok(SqliteStore { read, write })
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    fn migrator() -> &'static Migrator {
+        &SQLITE_MIGRATOR
+    }
+
+    /// `BEGIN IMMEDIATE` takes the database's write lock up front (waiting up to the busy
+    /// timeout), so a transaction never fails half-way because another process wrote.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.write.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+    }
+
+    /// The immediate transaction already excludes every other writer.
+    async fn lock_chain(_tx: &mut Transaction<'static, Sqlite>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// PostgreSQL: one pool; appends to the audit chain are serialized by an advisory lock
+/// held until the transaction ends.
+#[derive(Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| {
+            tracing::warn!(error = %e, "unusable PostgreSQL URL");
+            Error::invalid("database", "is not a usable PostgreSQL URL")
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(open_error("PostgreSQL"))?;
+        migrate(&POSTGRES_MIGRATOR, &pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn migrator() -> &'static Migrator {
+        &POSTGRES_MIGRATOR
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(db_error)
+    }
+
+    /// Waits for the chain lock. Under READ COMMITTED the next statement then sees the
+    /// record the previous holder appended.
+    async fn lock_chain(tx: &mut Transaction<'static, Postgres>) -> Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_CHAIN_LOCK)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+}
+
+fn open_error(backend: &'static str) -> impl Fn(sqlx::Error) -> Error {
+    move |e| {
+        tracing::error!(error = %e, backend, "could not open the database");
+        let detail = match &e {
+            sqlx::Error::Database(db) => db.message().to_owned(),
+            sqlx::Error::Io(io) => io.to_string(),
+            sqlx::Error::PoolTimedOut => "no connection could be made in time".to_owned(),
+            other => other.to_string(),
+        };
+        Error::unavailable(format!("Could not open the {backend} database ({detail}). Check that it is running and that the database URL is right."))
+    }
+}
+
+async fn migrate<'a, A>(migrator: &Migrator, conn: A) -> Result<()>
+where
+    A: sqlx::Acquire<'a>,
+    <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
+{
+    migrator.run(conn).await.map_err(|e| {
+        tracing::error!(error = %e, "database migration failed");
+        match e {
+            sqlx::migrate::MigrateError::Execute(inner) => db_error(inner),
+            sqlx::migrate::MigrateError::VersionMissing(v) => Error::internal(format!(
+                "The database was migrated by a newer version of Anthropy Works (migration {v} is unknown to this one); upgrade this server."
+            )),
+            other => Error::internal(format!("The database could not be migrated: {other}.")),
+        }
+    })
+}
+
+/// Commits on success, rolls back on failure.
+async fn finish<DB: sqlx::Database, T>(tx: Transaction<'static, DB>, result: Result<T>) -> Result<T> {
+    match result {
+        Ok(value) => {
+            tx.commit().await.map_err(db_error)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+fn limit_of(page: Page) -> (i64, i64) {
+    (i64::from(page.limit), i64::from(page.offset))
+}
+
+/// Binds the arguments of a built statement in order.
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for arg in $args {
+            q = match arg {
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+/// The implementation of [`Store`], written once for both backends. The backend type
+/// provides `reader`, `writer`, `migrator`, `begin_write` and `lock_chain`.
+macro_rules! store_impl {
+    ($store:ty, $db:ty, $name:literal) => {
+        impl $store {
+            /// Appends a sealed record inside `tx`: next seq, linked to the last hash.
+            async fn append_in(tx: &mut Transaction<'static, $db>, draft: AuditDraft) -> Result<AuditRecord> {
+                Self::lock_chain(tx).await?;
+                let head: Option<(i64, String)> =
+                    sqlx::query_as(sql::AUDIT_HEAD).fetch_optional(&mut **tx).await.map_err(db_error)?;
+                let (seq, prev_hash) = match head {
+                    Some((seq, hash)) => (seq + 1, hash),
+                    None => (1, GENESIS_HASH.to_owned()),
+                };
+                let r = draft.seal(seq, &prev_hash);
+                sqlx::query(sql::INSERT_AUDIT)
+                    .bind(r.seq)
+                    .bind(millis(r.at))
+                    .bind(&r.actor_id)
+                    .bind(&r.actor_name)
+                    .bind(&r.org_id)
+                    .bind(&r.action)
+                    .bind(&r.target_kind)
+                    .bind(&r.target_id)
+                    .bind(r.outcome.as_str())
+                    .bind(&r.reason)
+                    .bind(&r.prev_hash)
+                    .bind(&r.hash)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| write_error(e, Subject::Other))?;
+                Ok(r)
+            }
+
+            async fn write_user(
+                tx: &mut Transaction<'static, $db>,
+                record: &UserRecord,
+            ) -> Result<()> {
+                let u = &record.user;
+                let done = sqlx::query(sql::UPDATE_USER)
+                    .bind(&u.id)
+                    .bind(&u.username)
+                    .bind(&u.display_name)
+                    .bind(u.role.as_str())
+                    .bind(&u.org_id)
+                    .bind(u.disabled)
+                    .bind(&record.password_hash)
+                    .bind(millis(u.created_at))
+                    .bind(millis(u.updated_at))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| write_error(e, user_subject(record)))?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("user", &u.id));
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn ping(&self) -> Result<()> {
+                let latest: Option<i64> =
+                    sqlx::query_scalar(sql::LATEST_MIGRATION).fetch_one(self.reader()).await.map_err(db_error)?;
+                let expected = Self::migrator().iter().map(|m| m.version).max();
+                if latest < expected {
+                    return Err(Error::unavailable(
+                        "The database is reachable but not yet migrated to this version; restart the server to migrate it.",
+                    ));
+                }
+                Ok(())
+            }
+
+            // --- organizations ---
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_org(&self, org: &Org, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    sqlx::query(sql::INSERT_ORG)
+                        .bind(&org.id)
+                        .bind(&org.name)
+                        .bind(millis(org.created_at))
+                        .bind(millis(org.updated_at))
+                        .bind(opt_millis(org.archived_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, Subject::Org { id: &org.id }))?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_org(&self, org: &Org, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let done = sqlx::query(sql::UPDATE_ORG)
+                        .bind(&org.id)
+                        .bind(&org.name)
+                        .bind(millis(org.updated_at))
+                        .bind(opt_millis(org.archived_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, Subject::Org { id: &org.id }))?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("organization", &org.id));
+                    }
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_org(&self, id: &str) -> Result<Option<Org>> {
+                let row: Option<OrgRow> =
+                    sqlx::query_as(sql::GET_ORG).bind(id).fetch_optional(self.reader()).await.map_err(db_error)?;
+                row.map(OrgRow::into_org).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn list_orgs(&self, scope: &Scope, include_archived: bool, page: Page) -> Result<Vec<Org>> {
+                let Built { sql, args } = sql::list_orgs(scope, include_archived, page);
+                let rows: Vec<OrgRow> = bind_all!(sqlx::query_as(&sql), args)
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                convert(rows, OrgRow::into_org)
+            }
+
+            // --- users ---
+
+            #[tracing::instrument(skip_all)]
+            async fn count_users(&self) -> Result<u64> {
+                let n: i64 = sqlx::query_scalar(sql::COUNT_USERS).fetch_one(self.reader()).await.map_err(db_error)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_user(&self, record: &UserRecord, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let u = &record.user;
+                    sqlx::query(sql::INSERT_USER)
+                        .bind(&u.id)
+                        .bind(&u.username)
+                        .bind(&u.display_name)
+                        .bind(u.role.as_str())
+                        .bind(&u.org_id)
+                        .bind(u.disabled)
+                        .bind(&record.password_hash)
+                        .bind(millis(u.created_at))
+                        .bind(millis(u.updated_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, user_subject(record)))?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_user(&self, record: &UserRecord, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    Self::write_user(&mut tx, record).await?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_user_and_end_access(
+                &self,
+                record: &UserRecord,
+                at: DateTime<Utc>,
+                audit: AuditDraft,
+            ) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    Self::write_user(&mut tx, record).await?;
+                    sqlx::query(sql::DELETE_USER_SESSIONS)
+                        .bind(&record.user.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    sqlx::query(sql::REVOKE_USER_TOKENS)
+                        .bind(&record.user.id)
+                        .bind(millis(at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_user(&self, id: &str) -> Result<Option<UserRecord>> {
+                let row: Option<UserRow> =
+                    sqlx::query_as(sql::GET_USER).bind(id).fetch_optional(self.reader()).await.map_err(db_error)?;
+                row.map(UserRow::into_record).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+                let row: Option<UserRow> = sqlx::query_as(sql::GET_USER_BY_USERNAME)
+                    .bind(username)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                row.map(UserRow::into_record).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn list_users(&self, scope: &Scope, filter: &UserFilter, page: Page) -> Result<Vec<UserRecord>> {
+                let Built { sql, args } = sql::list_users(scope, filter, page);
+                let rows: Vec<UserRow> = bind_all!(sqlx::query_as(&sql), args)
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                convert(rows, UserRow::into_record)
+            }
+
+            // --- API tokens ---
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_token(&self, record: &ApiTokenRecord, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let t = &record.token;
+                    sqlx::query(sql::INSERT_TOKEN)
+                        .bind(&t.id)
+                        .bind(&t.user_id)
+                        .bind(&t.name)
+                        .bind(&t.prefix)
+                        .bind(&record.secret_hash)
+                        .bind(millis(t.created_at))
+                        .bind(opt_millis(t.expires_at))
+                        .bind(opt_millis(t.last_used_at))
+                        .bind(opt_millis(t.revoked_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, Subject::Token { id: &t.id, user_id: &t.user_id }))?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_token(&self, id: &str) -> Result<Option<ApiTokenRecord>> {
+                let row: Option<TokenRow> =
+                    sqlx::query_as(sql::GET_TOKEN).bind(id).fetch_optional(self.reader()).await.map_err(db_error)?;
+                row.map(TokenRow::into_record).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_token_by_hash(&self, secret_hash: &str) -> Result<Option<ApiTokenRecord>> {
+                let row: Option<TokenRow> = sqlx::query_as(sql::GET_TOKEN_BY_HASH)
+                    .bind(secret_hash)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                row.map(TokenRow::into_record).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn list_tokens(&self, user_id: &str, page: Page) -> Result<Vec<ApiTokenRecord>> {
+                let (limit, offset) = limit_of(page);
+                let rows: Vec<TokenRow> = sqlx::query_as(sql::LIST_TOKENS)
+                    .bind(user_id)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                convert(rows, TokenRow::into_record)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn revoke_token(&self, id: &str, at: DateTime<Utc>, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let done = sqlx::query(sql::REVOKE_TOKEN)
+                        .bind(id)
+                        .bind(millis(at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("API token", id));
+                    }
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+                sqlx::query(sql::TOUCH_TOKEN)
+                    .bind(id)
+                    .bind(millis(at))
+                    .execute(self.writer())
+                    .await
+                    .map(|_| ())
+                    .map_err(db_error)
+            }
+
+            // --- sessions ---
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_session(&self, s: &SessionRecord, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    sqlx::query(sql::INSERT_SESSION)
+                        .bind(&s.id)
+                        .bind(&s.user_id)
+                        .bind(s.kind.as_str())
+                        .bind(&s.secret_hash)
+                        .bind(&s.csrf_hash)
+                        .bind(millis(s.created_at))
+                        .bind(millis(s.expires_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, Subject::Session { id: &s.id, user_id: &s.user_id }))?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_session_by_hash(&self, secret_hash: &str) -> Result<Option<SessionRecord>> {
+                let row: Option<SessionRow> = sqlx::query_as(sql::GET_SESSION_BY_HASH)
+                    .bind(secret_hash)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                row.map(SessionRow::into_record).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_session(&self, id: &str, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let done = sqlx::query(sql::DELETE_SESSION).bind(id).execute(&mut *tx).await.map_err(db_error)?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("session", id));
+                    }
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_expired_sessions(&self, before: DateTime<Utc>) -> Result<u64> {
+                let done = sqlx::query(sql::DELETE_EXPIRED_SESSIONS)
+                    .bind(millis(before))
+                    .execute(self.writer())
+                    .await
+                    .map_err(db_error)?;
+                Ok(done.rows_affected())
+            }
+
+            // --- sign-in throttling ---
+
+            #[tracing::instrument(skip_all)]
+            async fn record_login_failure(&self, username: &str, at: DateTime<Utc>) -> Result<()> {
+                sqlx::query(sql::RECORD_LOGIN_FAILURE)
+                    .bind(username)
+                    .bind(millis(at))
+                    .execute(self.writer())
+                    .await
+                    .map(|_| ())
+                    .map_err(db_error)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn count_login_failures(&self, username: &str, since: DateTime<Utc>) -> Result<u64> {
+                let n: i64 = sqlx::query_scalar(sql::COUNT_LOGIN_FAILURES)
+                    .bind(username)
+                    .bind(millis(since))
+                    .fetch_one(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            // --- audit ---
+
+            #[tracing::instrument(skip_all)]
+            async fn append_audit(&self, draft: AuditDraft) -> Result<AuditRecord> {
+                let mut tx = self.begin_write().await?;
+                let result = Self::append_in(&mut tx, draft).await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn query_audit(&self, scope: &Scope, query: &AuditQuery, limit: u32) -> Result<AuditPage> {
+                let limit = limit.max(1);
+                let Built { sql, args } = sql::query_audit(scope, query, i64::from(limit) + 1);
+                let rows: Vec<AuditRow> = bind_all!(sqlx::query_as(&sql), args)
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                let mut records = convert(rows, AuditRow::into_record)?;
+                let more = records.len() > limit as usize;
+                records.truncate(limit as usize);
+                let next_before = if more { records.last().map(|r| r.seq) } else { None };
+                Ok(AuditPage { records, next_before })
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>> {
+                let rows: Vec<AuditRow> = sqlx::query_as(sql::AUDIT_CHAIN)
+                    .bind(after_seq)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                convert(rows, AuditRow::into_record)
+            }
+        }
+    };
+}
+
+fn user_subject(record: &UserRecord) -> Subject<'_> {
+    Subject::User { id: &record.user.id, username: &record.user.username, org_id: record.user.org_id.as_deref() }
+}
+
+store_impl!(SqliteStore, Sqlite, "sqlite");
+store_impl!(PgStore, Postgres, "postgres");

@@ -1,0 +1,278 @@
+//! Every statement of the store, shared by both backends. `$N` placeholders are accepted
+//! by SQLite and PostgreSQL alike; only transaction start and chain locking differ, and
+//! those live in `backend.rs`.
+
+use works_core::audit::AuditQuery;
+use works_core::model::{Page, Scope};
+use works_core::store::UserFilter;
+
+// Column lists, as macros so statements can be assembled with `concat!` at compile time.
+macro_rules! org_columns {
+    () => {
+        "id, name, created_at, updated_at, archived_at"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        "id, username, display_name, role, org_id, disabled, password_hash, created_at, updated_at"
+    };
+}
+macro_rules! token_columns {
+    () => {
+        "id, user_id, name, prefix, secret_hash, created_at, expires_at, last_used_at, revoked_at"
+    };
+}
+macro_rules! session_columns {
+    () => {
+        "id, user_id, kind, secret_hash, csrf_hash, created_at, expires_at"
+    };
+}
+macro_rules! audit_columns {
+    () => {
+        "seq, at, actor_id, actor_name, org_id, action, target_kind, target_id, outcome, reason, prev_hash, hash"
+    };
+}
+
+// --- organizations ---
+
+pub const INSERT_ORG: &str = concat!("INSERT INTO orgs (", org_columns!(), ") VALUES ($1, $2, $3, $4, $5)");
+
+pub const UPDATE_ORG: &str = "UPDATE orgs SET name = $2, updated_at = $3, archived_at = $4 WHERE id = $1";
+
+pub const GET_ORG: &str = concat!("SELECT ", org_columns!(), " FROM orgs WHERE id = $1");
+
+// --- users ---
+
+pub const COUNT_USERS: &str = "SELECT COUNT(*) FROM users";
+
+pub const INSERT_USER: &str =
+    concat!("INSERT INTO users (", user_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+
+/// Binds the same values in the same order as [`INSERT_USER`].
+pub const UPDATE_USER: &str = "UPDATE users SET username = $2, display_name = $3, role = $4, org_id = $5, \
+    disabled = $6, password_hash = $7, created_at = $8, updated_at = $9 WHERE id = $1";
+
+pub const GET_USER: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+
+pub const GET_USER_BY_USERNAME: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1");
+
+pub const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1";
+
+pub const REVOKE_USER_TOKENS: &str =
+    "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
+
+// --- API tokens ---
+
+pub const INSERT_TOKEN: &str =
+    concat!("INSERT INTO api_tokens (", token_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+
+pub const GET_TOKEN: &str = concat!("SELECT ", token_columns!(), " FROM api_tokens WHERE id = $1");
+
+pub const GET_TOKEN_BY_HASH: &str = concat!("SELECT ", token_columns!(), " FROM api_tokens WHERE secret_hash = $1");
+
+pub const LIST_TOKENS: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+);
+
+/// Keeps the first revocation time when a token is revoked twice.
+pub const REVOKE_TOKEN: &str = "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1";
+
+pub const TOUCH_TOKEN: &str = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
+
+// --- sessions ---
+
+pub const INSERT_SESSION: &str =
+    concat!("INSERT INTO sessions (", session_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)");
+
+pub const GET_SESSION_BY_HASH: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE secret_hash = $1");
+
+pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = $1";
+
+pub const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at < $1";
+
+// --- sign-in throttling ---
+
+pub const RECORD_LOGIN_FAILURE: &str = "INSERT INTO login_failures (username, at) VALUES ($1, $2)";
+
+pub const COUNT_LOGIN_FAILURES: &str = "SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at >= $2";
+
+// --- audit ---
+
+pub const AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+
+pub const INSERT_AUDIT: &str = concat!(
+    "INSERT INTO audit_log (",
+    audit_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+);
+
+pub const AUDIT_CHAIN: &str =
+    concat!("SELECT ", audit_columns!(), " FROM audit_log WHERE seq > $1 ORDER BY seq ASC LIMIT $2");
+
+// --- readiness ---
+
+pub const LATEST_MIGRATION: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
+
+/// A value bound to a built statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+/// A statement assembled from optional filters, with its arguments in placeholder order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl Built {
+    fn select(columns: &str, table: &str) -> Self {
+        Built { sql: format!("SELECT {columns} FROM {table} WHERE 1 = 1"), args: Vec::new() }
+    }
+
+    /// Appends `AND <before>$N<after>` binding `arg` as `$N`.
+    fn and(&mut self, before: &str, arg: Arg, after: &str) {
+        self.args.push(arg);
+        let n = self.args.len();
+        self.sql.push_str(&format!(" AND {before}${n}{after}"));
+    }
+
+    fn raw(&mut self, text: &str) {
+        self.sql.push(' ');
+        self.sql.push_str(text);
+    }
+
+    fn limit_offset(&mut self, limit: i64, offset: Option<i64>) {
+        self.args.push(Arg::Int(limit));
+        let n = self.args.len();
+        self.sql.push_str(&format!(" LIMIT ${n}"));
+        if let Some(offset) = offset {
+            self.args.push(Arg::Int(offset));
+            let n = self.args.len();
+            self.sql.push_str(&format!(" OFFSET ${n}"));
+        }
+    }
+}
+
+pub fn list_orgs(scope: &Scope, include_archived: bool, page: Page) -> Built {
+    let mut b = Built::select(org_columns!(), "orgs");
+    match scope {
+        Scope::All => {}
+        Scope::Org(id) => b.and("id = ", Arg::Text(id.clone()), ""),
+        // The organization of that user; a user without one (or no such user) matches nothing.
+        Scope::User(user_id) => b.and("id = (SELECT org_id FROM users WHERE id = ", Arg::Text(user_id.clone()), ")"),
+    }
+    if !include_archived {
+        b.raw("AND archived_at IS NULL");
+    }
+    b.raw("ORDER BY lower(name), name, id");
+    b.limit_offset(i64::from(page.limit), Some(i64::from(page.offset)));
+    b
+}
+
+pub fn list_users(scope: &Scope, filter: &UserFilter, page: Page) -> Built {
+    let mut b = Built::select(user_columns!(), "users");
+    match scope {
+        Scope::All => {}
+        Scope::Org(org_id) => b.and("org_id = ", Arg::Text(org_id.clone()), ""),
+        Scope::User(user_id) => b.and("id = ", Arg::Text(user_id.clone()), ""),
+    }
+    if let Some(org_id) = &filter.org_id {
+        b.and("org_id = ", Arg::Text(org_id.clone()), "");
+    }
+    if !filter.include_disabled {
+        b.and("disabled = ", Arg::Bool(false), "");
+    }
+    b.raw("ORDER BY username, id");
+    b.limit_offset(i64::from(page.limit), Some(i64::from(page.offset)));
+    b
+}
+
+/// Newest first; asks for `fetch` records (the caller asks for one more than it shows).
+pub fn query_audit(scope: &Scope, q: &AuditQuery, fetch: i64) -> Built {
+    let mut b = Built::select(audit_columns!(), "audit_log");
+    match scope {
+        Scope::All => {}
+        Scope::Org(org_id) => b.and("org_id = ", Arg::Text(org_id.clone()), ""),
+        Scope::User(user_id) => b.and("actor_id = ", Arg::Text(user_id.clone()), ""),
+    }
+    if let Some(actor_id) = &q.actor_id {
+        b.and("actor_id = ", Arg::Text(actor_id.clone()), "");
+    }
+    if let Some(org_id) = &q.org_id {
+        b.and("org_id = ", Arg::Text(org_id.clone()), "");
+    }
+    if let Some(action) = &q.action {
+        if action.ends_with('.') {
+            // A family of actions. `substr` compares exactly (LIKE would treat `_` as a
+            // wildcard and ignore case on SQLite).
+            b.args.push(Arg::Text(action.clone()));
+            let n = b.args.len();
+            b.sql.push_str(&format!(" AND substr(action, 1, length(${n})) = ${n}"));
+        } else {
+            b.and("action = ", Arg::Text(action.clone()), "");
+        }
+    }
+    if let Some(outcome) = q.outcome {
+        b.and("outcome = ", Arg::Text(outcome.as_str().to_owned()), "");
+    }
+    if let Some(target_id) = &q.target_id {
+        b.and("target_id = ", Arg::Text(target_id.clone()), "");
+    }
+    if let Some(since) = q.since {
+        b.and("at >= ", Arg::Int(since.timestamp_millis()), "");
+    }
+    if let Some(until) = q.until {
+        b.and("at <= ", Arg::Int(until.timestamp_millis()), "");
+    }
+    if let Some(before) = q.before_seq {
+        b.and("seq < ", Arg::Int(before), "");
+    }
+    b.raw("ORDER BY seq DESC");
+    b.limit_offset(fetch, None);
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_argument_order() {
+        let q = AuditQuery {
+            actor_id: Some("a".into()),
+            action: Some("org.".into()),
+            before_seq: Some(10),
+            ..AuditQuery::default()
+        };
+        let b = query_audit(&Scope::Org("o".into()), &q, 51);
+        assert!(b.sql.contains("org_id = $1"), "{}", b.sql);
+        assert!(b.sql.contains("actor_id = $2"), "{}", b.sql);
+        assert!(b.sql.contains("substr(action, 1, length($3)) = $3"), "{}", b.sql);
+        assert!(b.sql.contains("seq < $4"), "{}", b.sql);
+        assert!(b.sql.ends_with("ORDER BY seq DESC LIMIT $5"), "{}", b.sql);
+        assert_eq!(
+            b.args,
+            vec![
+                Arg::Text("o".into()),
+                Arg::Text("a".into()),
+                Arg::Text("org.".into()),
+                Arg::Int(10),
+                Arg::Int(51)
+            ]
+        );
+    }
+
+    #[test]
+    fn user_scope_of_orgs_goes_through_the_user() {
+        let b = list_orgs(&Scope::User("u".into()), false, Page { offset: 5, limit: 3 });
+        assert!(b.sql.contains("id = (SELECT org_id FROM users WHERE id = $1)"), "{}", b.sql);
+        assert!(b.sql.contains("archived_at IS NULL"), "{}", b.sql);
+        assert_eq!(b.args, vec![Arg::Text("u".into()), Arg::Int(3), Arg::Int(5)]);
+    }
+}

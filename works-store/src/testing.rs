@@ -1,0 +1,95 @@
+//! Fresh, empty stores for tests of this and other crates.
+//!
+//! PostgreSQL tests need `WORKS_TEST_POSTGRES_URL`, an administrator URL of a server the
+//! tests may create databases on (`scripts/test-postgres start` prints one). Without it
+//! the PostgreSQL half of a test is skipped, except in CI (`CI` set), where a missing
+//! server is an error: CI never silently skips PostgreSQL.
+
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use rand::Rng;
+use sqlx::Connection;
+use works_core::Store;
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const POSTGRES_URL_VAR: &str = "WORKS_TEST_POSTGRES_URL";
+
+/// An empty SQLite store in a new temporary directory. Keep the directory alive as long
+/// as the store is used.
+pub async fn fresh_sqlite() -> (tempfile::TempDir, Arc<dyn Store>, String) {
+    let dir = tempfile::tempdir().expect("could not create a temporary directory for a test database");
+    let url = crate::sqlite_url_for_dir(dir.path());
+    let store = crate::open(&url).await.unwrap_or_else(|e| panic!("could not open the test SQLite database: {e}"));
+    (dir, store, url)
+}
+
+/// An empty PostgreSQL store in a newly created database `works_t_<random hex>`, or
+/// `None` when no test server is configured (outside CI).
+pub async fn fresh_postgres() -> Option<(Arc<dyn Store>, String)> {
+    let admin_url = postgres_admin_url()?;
+    let name = format!("works_t_{:016x}", rand::thread_rng().gen::<u64>());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!("could not connect to the test PostgreSQL server named by {POSTGRES_URL_VAR}: {e}")
+    });
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap_or_else(|e| panic!("could not create the test database {name}: {e}"));
+    if let Err(e) = admin.close().await {
+        eprintln!("closing the admin connection failed: {e}");
+    }
+    let url = with_database(&admin_url, &name);
+    let store = crate::open(&url).await.unwrap_or_else(|e| panic!("could not open the test database {name}: {e}"));
+    Some((store, url))
+}
+
+/// The admin URL from the environment; `None` outside CI when unset, a panic in CI.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var(POSTGRES_URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
+        _ => {
+            let in_ci = std::env::var("CI").map(|v| !v.is_empty() && v != "0" && v != "false").unwrap_or(false);
+            if in_ci {
+                panic!(
+                    "{POSTGRES_URL_VAR} is not set, but CI is: PostgreSQL tests must not be skipped in CI. \
+                     Start a server with `eval \"$(scripts/test-postgres start)\"` before running the tests."
+                );
+            }
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced by `database`, keeping user, host and options.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base.get(authority_start..).and_then(|rest| rest.find('/')) {
+        Some(slash) => base.get(..authority_start + slash).unwrap_or(base),
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_name_is_replaced() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:55432/postgres", "works_t_1"),
+            "postgres://postgres@127.0.0.1:55432/works_t_1"
+        );
+        assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
+        assert_eq!(with_database("postgresql://h:5432", "x"), "postgresql://h:5432/x");
+    }
+}
