@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Connection, Postgres, Sqlite, Transaction};
 use works_core::audit::{AuditDraft, AuditPage, AuditQuery, AuditRecord, GENESIS_HASH};
 use works_core::model::{ApiTokenRecord, Org, Page, Scope, SessionRecord, UserRecord};
 use works_core::store::{Store, UserFilter};
@@ -121,6 +121,12 @@ impl PgStore {
             tracing::warn!(error = %e, "unusable PostgreSQL URL");
             Error::invalid("database", "is not a usable PostgreSQL URL")
         })?;
+        // One direct attempt first, so a wrong URL or a stopped server is reported at once
+        // instead of after the pool's retries.
+        let probe = options.connect().await.map_err(open_error("PostgreSQL"))?;
+        if let Err(e) = probe.close().await {
+            tracing::debug!(error = %e, "closing the probe connection failed");
+        }
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -47,19 +47,22 @@ pub async fn fresh_postgres() -> Option<(Arc<dyn Store>, String)> {
 
 /// The admin URL from the environment; `None` outside CI when unset, a panic in CI.
 pub fn postgres_admin_url() -> Option<String> {
-    match std::env::var(POSTGRES_URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
-        _ => {
-            let in_ci = std::env::var("CI").map(|v| !v.is_empty() && v != "0" && v != "false").unwrap_or(false);
-            if in_ci {
-                panic!(
-                    "{POSTGRES_URL_VAR} is not set, but CI is: PostgreSQL tests must not be skipped in CI. \
-                     Start a server with `eval \"$(scripts/test-postgres start)\"` before running the tests."
-                );
-            }
-            None
-        }
+    admin_url_choice(std::env::var(POSTGRES_URL_VAR).ok(), std::env::var("CI").ok()).unwrap_or_else(|problem| panic!("{problem}"))
+}
+
+/// What to do given the two variables: a URL to use, skip (`Ok(None)`), or refuse.
+fn admin_url_choice(url: Option<String>, ci: Option<String>) -> Result<Option<String>, String> {
+    if let Some(url) = url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        return Ok(Some(url.to_owned()));
     }
+    let in_ci = ci.as_deref().map(str::trim).is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
+    if in_ci {
+        return Err(format!(
+            "{POSTGRES_URL_VAR} is not set, but CI is: PostgreSQL tests must not be skipped in CI. \
+             Start a server with `eval \"$(scripts/test-postgres start)\"` before running the tests."
+        ));
+    }
+    Ok(None)
 }
 
 /// `url` with its database name replaced by `database`, keeping user, host and options.
@@ -82,6 +85,19 @@ pub fn with_database(url: &str, database: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_is_skipped_only_outside_ci() {
+        let url = Some("postgres://postgres@127.0.0.1:55432/postgres".to_owned());
+        assert_eq!(admin_url_choice(url.clone(), Some("true".into())), Ok(url.clone()));
+        assert_eq!(admin_url_choice(url.clone(), None), Ok(url));
+        assert_eq!(admin_url_choice(None, None), Ok(None));
+        assert_eq!(admin_url_choice(Some("  ".into()), Some("false".into())), Ok(None));
+        assert_eq!(admin_url_choice(None, Some("0".into())), Ok(None));
+        let refused = admin_url_choice(None, Some("true".into())).expect_err("CI must not skip");
+        assert!(refused.contains("WORKS_TEST_POSTGRES_URL"), "{refused}");
+        assert!(admin_url_choice(Some(String::new()), Some("1".into())).is_err());
+    }
 
     #[test]
     fn the_database_name_is_replaced() {

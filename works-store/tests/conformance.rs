@@ -91,7 +91,10 @@ fn session(n: u32, user_id: &str, expires: i64) -> SessionRecord {
     SessionRecord {
         id: id("ses", n),
         user_id: user_id.into(),
-        kind: if n % 2 == 0 { SessionKind::Browser } else { SessionKind::Api },
+        kind: match n % 2 {
+            0 => SessionKind::Browser,
+            _ => SessionKind::Api,
+        },
         secret_hash: format!("session-hash-{n}"),
         csrf_hash: format!("csrf-hash-{n}"),
         created_at: t(0),
