@@ -2,6 +2,7 @@
 //! `works_core::Api`, embedded (a database opened directly) or remote (a server).
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod cli;
 mod commands;

@@ -5,6 +5,7 @@
 //! the same [`works_core::Error`]s, decoded from the server's error bodies.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::time::Duration;
 
