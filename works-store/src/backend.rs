@@ -149,8 +149,10 @@ impl PgStore {
         &POSTGRES_MIGRATOR
     }
 
+    /// READ COMMITTED explicitly (whatever the server's default), so the chain head read
+    /// after the lock is taken sees the record of the previous holder.
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(db_error)
+        self.pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await.map_err(db_error)
     }
 
     /// Waits for the chain lock. Under READ COMMITTED the next statement then sees the

@@ -12,6 +12,18 @@
 //!   several servers on one database never hand out the same `seq`.
 //!
 //! Timestamps are stored as unix milliseconds (BIGINT), ids as TEXT.
+//!
+//! Details the trait leaves open, decided here:
+//! - Updating or deleting a record that does not exist (`update_org`, `update_user`,
+//!   `update_user_and_end_access`, `revoke_token`, `delete_session`) is
+//!   `Error::NotFound` and records nothing; `touch_token` of a missing token does nothing.
+//! - Revoking a revoked token keeps its first revocation time.
+//! - A user in an organization that does not exist, or a token or session of a user that
+//!   does not exist, is `Error::InvalidInput` naming `org_id` or `user_id`.
+//! - Audit queries: `since` and `until` are both inclusive; an action ending in `.` is a
+//!   case-sensitive prefix.
+//! - Organizations are listed by name ignoring ASCII case, then by name and id; the
+//!   PostgreSQL schema orders names bytewise (`COLLATE "C"`) like SQLite does.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
