@@ -50,7 +50,6 @@ fn redact_prefixed_tokens(s: &str) -> String {
     const PREFIXES: [&str; 4] = ["wks_", "wkt_", "wka_", "wke_"];
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
-    let bytes = s.as_bytes();
     while i < s.len() {
         let boundary = i == 0 || !is_token_char(s[..i].chars().next_back().unwrap_or(' '));
         if boundary && PREFIXES.iter().any(|p| s[i..].starts_with(p)) {
@@ -62,11 +61,16 @@ fn redact_prefixed_tokens(s: &str) -> String {
                 continue;
             }
         }
-        let ch_len = utf8_len(bytes[i]);
+        let ch_len = utf8_len(byte(s, i));
         out.push_str(&s[i..i + ch_len]);
         i += ch_len;
     }
     out
+}
+
+/// The byte at `i`, or 0 past the end (never panics).
+fn byte(s: &str, i: usize) -> u8 {
+    s.as_bytes().get(i).copied().unwrap_or(0)
 }
 
 fn utf8_len(first: u8) -> usize {
@@ -114,26 +118,26 @@ fn redact_keyed_values(s: &str) -> String {
                 }
                 // `tokens: 3` is not a secret; `token_value: x` is treated as one.
                 let mut k_end = i + key.len();
-                if k_end < s.len() && lower.as_bytes()[k_end].is_ascii_alphanumeric() {
+                if k_end < s.len() && byte(&lower, k_end).is_ascii_alphanumeric() {
                     continue;
                 }
-                while k_end < s.len() && (lower.as_bytes()[k_end].is_ascii_alphanumeric() || lower.as_bytes()[k_end] == b'_') {
+                while k_end < s.len() && (byte(&lower, k_end).is_ascii_alphanumeric() || byte(&lower, k_end) == b'_') {
                     k_end += 1;
                 }
                 let mut j = k_end;
-                if j < s.len() && (s.as_bytes()[j] == b'"' || s.as_bytes()[j] == b'\'') {
+                if j < s.len() && (byte(s, j) == b'"' || byte(s, j) == b'\'') {
                     j += 1;
                 }
-                while j < s.len() && s.as_bytes()[j] == b' ' {
+                while j < s.len() && byte(s, j) == b' ' {
                     j += 1;
                 }
-                if j < s.len() && (s.as_bytes()[j] == b'=' || s.as_bytes()[j] == b':') {
+                if j < s.len() && (byte(s, j) == b'=' || byte(s, j) == b':') {
                     j += 1;
-                    while j < s.len() && s.as_bytes()[j] == b' ' {
+                    while j < s.len() && byte(s, j) == b' ' {
                         j += 1;
                     }
-                    let quote = if j < s.len() && (s.as_bytes()[j] == b'"' || s.as_bytes()[j] == b'\'') {
-                        let q = s.as_bytes()[j];
+                    let quote = if j < s.len() && (byte(s, j) == b'"' || byte(s, j) == b'\'') {
+                        let q = byte(s, j);
                         j += 1;
                         Some(q)
                     } else {
@@ -159,7 +163,7 @@ fn redact_keyed_values(s: &str) -> String {
             i = ve;
             continue;
         }
-        let ch_len = utf8_len(s.as_bytes()[i]);
+        let ch_len = utf8_len(byte(s, i));
         out.push_str(&s[i..i + ch_len]);
         i += ch_len;
     }
@@ -198,6 +202,18 @@ mod tests {
     fn leaves_ordinary_text_alone() {
         let s = "Renamed organization Acme Ltd to Acme Group (tokens: 3 listed) — ünïcode ok";
         assert_eq!(redact(s), s);
+    }
+
+    #[test]
+    fn never_panics_on_any_cut_of_tricky_text() {
+        let text = "ünï password=\"héllo wörld\" token: 'x' Bearer ñ wkt_ábc -----BEGIN RSA PRIVATE KEY-----\nü\n-----END";
+        let chars: Vec<char> = text.chars().collect();
+        for a in 0..chars.len() {
+            for b in a..chars.len() {
+                let piece: String = chars[a..b].iter().collect();
+                let _ = redact(&piece);
+            }
+        }
     }
 
     #[test]

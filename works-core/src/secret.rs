@@ -46,7 +46,7 @@ pub fn new_secret(prefix: &str) -> String {
 /// A random password a person can type: 20 characters without look-alikes.
 pub fn new_password() -> String {
     const CHARS: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    (0..20).map(|_| CHARS[OsRng.gen_range(0..CHARS.len())] as char).collect()
+    (0..20).map(|_| CHARS.get(OsRng.gen_range(0..CHARS.len())).copied().unwrap_or(b'x') as char).collect()
 }
 
 /// Secrets are high-entropy, so a plain SHA-256 is the right hash for lookup.

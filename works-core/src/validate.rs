@@ -27,7 +27,7 @@ pub fn name(field: &str, value: &str) -> Result<String> {
 pub fn username(value: &str) -> Result<String> {
     let v = value.trim();
     let n = v.chars().count();
-    if n < USERNAME_MIN || n > USERNAME_MAX {
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&n) {
         return Err(Error::invalid("username", format!("must be {USERNAME_MIN} to {USERNAME_MAX} characters")));
     }
     if !v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')) {

@@ -54,6 +54,7 @@ impl Works {
         &self.store
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn draft(
         &self,
         actor: &Actor,

@@ -303,7 +303,8 @@ async fn msp_admin_may_do_everything() {
     for backend in backends().await {
         let w = World::build(backend.store.clone()).await;
         let admin = &w.msp_admin.actor;
-        for op in [Op::OrgGet, Op::UserGet, Op::TokenList, Op::OrgRename, Op::UserUpdate, Op::UserDisable, Op::UserEnable, Op::UserResetPassword, Op::TokenRevoke, Op::UserCreateInOrg, Op::OrgArchive] {
+        // Ordered so that no step undoes the precondition of a later one (a reset ends tokens).
+        for op in [Op::OrgGet, Op::UserGet, Op::TokenList, Op::OrgRename, Op::UserUpdate, Op::TokenRevoke, Op::UserDisable, Op::UserEnable, Op::UserResetPassword, Op::UserCreateInOrg, Op::OrgArchive] {
             let (id, _) = targets(&w, op);
             let got = attempt(&w, admin, op, &id).await;
             assert!(got.is_ok(), "[{}] msp_admin {op:?}: {got:?}", backend.name);
