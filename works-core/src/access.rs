@@ -88,3 +88,45 @@ pub fn require_msp(actor: &Actor, what: &str) -> Result<()> {
         Err(Error::forbidden(format!("Only MSP admins and operators can {what}.")))
     }
 }
+
+/// Which nodes (and their jobs) the actor may see: MSP roles all, organization admins
+/// their organization's. Organization users see none: instances are assigned to them
+/// one by one, machines are not.
+pub fn node_scope(actor: &Actor) -> Scope {
+    match (actor.role, &actor.org_id) {
+        (Role::MspAdmin | Role::MspOperator, _) => Scope::All,
+        (Role::OrgAdmin, Some(org)) => Scope::Org(org.clone()),
+        _ => Scope::User(actor.id.clone()),
+    }
+}
+
+pub fn can_see_node(actor: &Actor, node_org: Option<&str>) -> bool {
+    match node_scope(actor) {
+        Scope::All => true,
+        Scope::Org(org) => node_org == Some(org.as_str()),
+        Scope::User(_) => false,
+    }
+}
+
+/// May the actor add, rename, retire or enroll a node of `org_id` (None: shared MSP
+/// infrastructure), and request work on it?
+pub fn require_node_manager(actor: &Actor, org_id: Option<&str>) -> Result<()> {
+    match actor.role {
+        Role::MspAdmin | Role::MspOperator => Ok(()),
+        Role::OrgAdmin if org_id.is_some() && org_id == actor.org_id.as_deref() => Ok(()),
+        Role::OrgAdmin if org_id.is_none() => Err(Error::forbidden("Shared MSP infrastructure is managed by the MSP.")),
+        Role::OrgAdmin => Err(Error::forbidden("An organization admin can manage only their own organization's nodes.")),
+        Role::OrgUser => Err(Error::forbidden("Only an admin or an MSP operator can manage nodes.")),
+    }
+}
+
+/// May the actor approve risky work on a node of `org_id`? MSP admins and operators,
+/// and the organization's own admin. Approving one's own request is allowed unless a
+/// policy asks for a second person.
+pub fn require_approver(actor: &Actor, org_id: Option<&str>) -> Result<()> {
+    match actor.role {
+        Role::MspAdmin | Role::MspOperator => Ok(()),
+        Role::OrgAdmin if org_id.is_some() && org_id == actor.org_id.as_deref() => Ok(()),
+        _ => Err(Error::forbidden("You do not have a role that may approve this. Ask an MSP operator or your organization's admin.")),
+    }
+}

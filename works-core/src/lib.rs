@@ -11,14 +11,19 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod access;
+pub mod agent;
 pub mod api;
 pub mod actor;
 pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod error;
+pub mod fleet_store;
+pub mod jobs;
 pub mod model;
+pub mod nodes;
 pub mod orgs;
+pub mod recovery;
 pub mod redact;
 pub mod secret;
 pub mod store;
@@ -36,6 +41,11 @@ pub use error::{Error, Result};
 pub use model::*;
 pub use orgs::{NewOrg, OrgQuery, RenameOrg};
 pub use redact::redact;
+pub use agent::{AgentCredential, AgentIdentity, CheckIn, CheckInReply, EnrollRequest, EnrollmentToken, JobReport};
+pub use fleet_store::FleetStore;
+pub use jobs::{ApproveJob, Job, JobFilter, JobKind, JobQuery, JobState, NewJob, Risk};
+pub use nodes::{Container, ContainerMount, NewNode, Node, NodeHealth, NodeQuery, NodeStatus, NodeThresholds, PublishedPort, RenameNode};
+pub use recovery::RecoveryReport;
 pub use store::{Store, UserFilter};
 pub use tokens::{NewToken, TokenQuery};
 pub use users::{NewUser, PasswordReset, ResetPassword, UserQuery, UserUpdate};

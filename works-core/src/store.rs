@@ -29,8 +29,10 @@ pub struct UserFilter {
     pub include_disabled: bool,
 }
 
+/// The whole storage contract: this trait (organizations, users, access, audit) and
+/// [`crate::fleet_store::FleetStore`] (nodes, agents, jobs).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: crate::fleet_store::FleetStore + Send + Sync + 'static {
     /// Which backend this is (`sqlite`, `postgres`), for readiness and diagnostics.
     fn backend(&self) -> &'static str;
 

@@ -18,11 +18,21 @@ pub struct CoreConfig {
     /// Failed sign-ins of one username within `login_window` before further attempts are refused.
     pub login_max_failures: u64,
     pub login_window: Duration,
+    /// When nodes become stale and offline.
+    pub nodes: crate::nodes::NodeThresholds,
+    /// How often agents are asked to check in.
+    pub checkin_interval_secs: u64,
 }
 
 impl Default for CoreConfig {
     fn default() -> Self {
-        CoreConfig { session_ttl: Duration::hours(12), login_max_failures: 5, login_window: Duration::minutes(15) }
+        CoreConfig {
+            session_ttl: Duration::hours(12),
+            login_max_failures: 5,
+            login_window: Duration::minutes(15),
+            nodes: crate::nodes::NodeThresholds::default(),
+            checkin_interval_secs: 30,
+        }
     }
 }
 
@@ -32,11 +42,13 @@ pub struct Works {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: CoreConfig,
+    /// Wakes agents long-polling for work on this server when work is queued.
+    pub(crate) job_signal: Arc<tokio::sync::Notify>,
 }
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default() }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()) }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -47,6 +59,10 @@ impl Works {
     pub fn with_config(mut self, config: CoreConfig) -> Self {
         self.config = config;
         self
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
     }
 
     /// The store, for readiness checks and the conformance suite.

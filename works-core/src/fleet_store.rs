@@ -1,0 +1,64 @@
+//! The storage contract for nodes, agents and jobs. Same rules as [`crate::store`]:
+//! each change and its audit record in one transaction; scopes applied in the query.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::agent::{AgentCredentialRecord, EnrollmentRecord};
+use crate::audit::AuditDraft;
+use crate::error::Result;
+use crate::jobs::{Job, JobFilter, JobState};
+use crate::model::{Page, Scope};
+use crate::nodes::{Container, NodeHealth, NodeRecord};
+
+#[async_trait]
+pub trait FleetStore: Send + Sync + 'static {
+    // --- nodes ---
+    async fn insert_node(&self, node: &NodeRecord, audit: AuditDraft) -> Result<()>;
+    /// Writes name and timestamps (not check-in fields).
+    async fn update_node(&self, node: &NodeRecord, audit: AuditDraft) -> Result<()>;
+    /// Writes `retired_at` and revokes the node's agent credentials, in one transaction.
+    async fn retire_node(&self, node: &NodeRecord, at: DateTime<Utc>, audit: AuditDraft) -> Result<()>;
+    async fn get_node(&self, id: &str) -> Result<Option<NodeRecord>>;
+    /// `Scope::Org` → that organization's nodes; `Scope::User` → none. Ordered by name.
+    async fn list_nodes(&self, scope: &Scope, org_id: Option<&str>, include_retired: bool, page: Page) -> Result<Vec<NodeRecord>>;
+    /// Sets `last_checkin_at` and `health`, and replaces the inventory when given. No audit record.
+    async fn record_checkin(&self, node_id: &str, at: DateTime<Utc>, health: &NodeHealth, containers: Option<&[Container]>) -> Result<()>;
+    async fn get_inventory(&self, node_id: &str) -> Result<Option<Vec<Container>>>;
+
+    // --- enrollment and agent credentials ---
+    async fn insert_enrollment(&self, token: &EnrollmentRecord, audit: AuditDraft) -> Result<()>;
+    /// Atomically marks the token with this hash used at `at` if it was unused, and
+    /// returns it as it was before (so `used_at` is set when it had been used already).
+    /// None when no token has this hash.
+    async fn consume_enrollment(&self, secret_hash: &str, at: DateTime<Utc>) -> Result<Option<EnrollmentRecord>>;
+    /// Stores a new credential, revokes the node's earlier ones and sets the node's
+    /// `enrolled_at`, in one transaction.
+    async fn insert_agent_credential(&self, cred: &AgentCredentialRecord, audit: AuditDraft) -> Result<()>;
+    async fn get_agent_credential_by_hash(&self, secret_hash: &str) -> Result<Option<AgentCredentialRecord>>;
+    async fn revoke_agent_credentials(&self, node_id: &str, at: DateTime<Utc>, audit: AuditDraft) -> Result<()>;
+
+    // --- jobs ---
+    async fn insert_job(&self, job: &Job, audit: AuditDraft) -> Result<()>;
+    async fn get_job(&self, id: &str) -> Result<Option<Job>>;
+    /// Newest first.
+    async fn list_jobs(&self, scope: &Scope, filter: &JobFilter, page: Page) -> Result<Vec<Job>>;
+    /// Writes every field of the job if its stored state is still `expected`; otherwise
+    /// writes nothing and answers `Error::Conflict`. With the audit record, one transaction.
+    async fn update_job(&self, job: &Job, expected: JobState, audit: AuditDraft) -> Result<()>;
+    /// Atomically claims the oldest `queued` job of the node (PostgreSQL: `FOR UPDATE
+    /// SKIP LOCKED`; SQLite: one writer transaction): state `claimed`, attempts + 1,
+    /// `claimed_at` = `heartbeat_at` = now, `deadline_at` = now + its timeout, reason
+    /// cleared. The draft's `target_id` is set to the job's id and the record written in
+    /// the same transaction. None when nothing is queued.
+    async fn claim_job(&self, node_id: &str, now: DateTime<Utc>, audit: AuditDraft) -> Result<Option<Job>>;
+    async fn job_heartbeat(&self, job_id: &str, at: DateTime<Utc>) -> Result<()>;
+    /// Jobs that may need recovery: claimed or running with `deadline_at <= now`, and
+    /// requested, awaiting approval or queued with `expires_at <= now`. Oldest first.
+    async fn overdue_jobs(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Job>>;
+
+    // --- leases ---
+    /// Takes or renews the named lease for `holder` until `now + ttl` if it is free,
+    /// expired, or already held by `holder`. True when `holder` holds it afterwards.
+    async fn try_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool>;
+}
