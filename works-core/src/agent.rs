@@ -136,7 +136,7 @@ impl Works {
             if node.retired_at.is_some() {
                 return Err(Error::conflict(None, "This node is retired; it cannot enroll an agent."));
             }
-            let now = self.clock.now();
+            let now = self.now();
             let secret = new_secret(ENROLLMENT_PREFIX);
             let record = EnrollmentRecord {
                 id: new_id(),
@@ -166,7 +166,7 @@ impl Works {
     /// Exchanges an enrollment token for the agent's own credential. A used, expired or
     /// unknown token is refused and recorded.
     pub async fn agent_enroll(&self, input: EnrollRequest) -> Result<AgentCredential> {
-        let now = self.clock.now();
+        let now = self.now();
         let refused = || Error::unauthenticated("This enrollment token is not valid: it is unknown, expired or already used. Ask an admin for a new one.");
         let token = input.token.trim();
         if !token.starts_with(ENROLLMENT_PREFIX) {
@@ -240,7 +240,7 @@ impl Works {
             let node = self.visible_node(actor, node_id).await?;
             access::require_node_manager(actor, node.org_id.as_deref())?;
             let audit = self.draft(actor, node.org_id.clone(), "agent.revoke", "node", Some(&node.id), Outcome::Succeeded, format!("Revoked the agent credential of node {}", node.name));
-            self.store.revoke_agent_credentials(&node.id, self.clock.now(), audit).await
+            self.store.revoke_agent_credentials(&node.id, self.now(), audit).await
         })
         .await
     }
@@ -255,7 +255,7 @@ impl Works {
         if input.health.agent_version.len() > 100 {
             return Err(Error::invalid("health.agent_version", "must be at most 100 characters"));
         }
-        self.store.record_checkin(&agent.node_id, self.clock.now(), &input.health, input.containers.as_deref()).await?;
+        self.store.record_checkin(&agent.node_id, self.now(), &input.health, input.containers.as_deref()).await?;
         Ok(CheckInReply { next_checkin_secs: self.config.checkin_interval_secs })
     }
 
@@ -265,7 +265,7 @@ impl Works {
         let wait = wait.min(std::time::Duration::from_secs(MAX_CLAIM_WAIT_SECS));
         let until = tokio::time::Instant::now() + wait;
         loop {
-            let now = self.clock.now();
+            let now = self.now();
             let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), "job.claim", "job", None, Outcome::Succeeded, format!("The agent of {} picked up the job", agent.node_name));
             if let Some(job) = self.store.claim_job(&agent.node_id, now, audit).await? {
                 return Ok(Some(job));
@@ -298,7 +298,7 @@ impl Works {
         if !matches!(job.state, JobState::Claimed | JobState::Running) {
             return Err(Error::conflict(None, format!("This job is {}; stop working on it.", job.state.label().to_lowercase())));
         }
-        self.store.job_heartbeat(&job.id, self.clock.now()).await?;
+        self.store.job_heartbeat(&job.id, self.now()).await?;
         Ok(job)
     }
 
@@ -349,7 +349,7 @@ impl Works {
             return Err(Error::conflict(None, why));
         }
         let before = job.state;
-        let now = self.clock.now();
+        let now = self.now();
         let reason = apply(&mut job, now);
         job.updated_at = now;
         let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), action, "job", Some(&job.id), Outcome::Succeeded, reason);

@@ -282,7 +282,7 @@ impl Works {
             if params.to_string().len() > MAX_PARAMS_BYTES {
                 return Err(Error::invalid("params", format!("must be at most {MAX_PARAMS_BYTES} bytes")));
             }
-            let now = self.clock.now();
+            let now = self.now();
             let kind = input.kind;
             let risky = kind.risk() == Risk::Risky;
             let job = Job {
@@ -351,7 +351,7 @@ impl Works {
             if job.state != JobState::AwaitingApproval {
                 return Err(Error::conflict(None, format!("This job is {}, not waiting for approval.", job.state.label().to_lowercase())));
             }
-            let now = self.clock.now();
+            let now = self.now();
             if job.expires_at <= now {
                 return Err(Error::conflict(None, "This request has expired; request the work again."));
             }
@@ -382,7 +382,7 @@ impl Works {
                 return Err(Error::conflict(None, format!("This job is {} and can no longer be cancelled.", job.state.label().to_lowercase())));
             }
             let before = job.state;
-            let now = self.clock.now();
+            let now = self.now();
             job.state = JobState::Cancelled;
             job.reason = Some(format!("Cancelled by {}.", actor.name));
             job.updated_at = now;

@@ -250,7 +250,7 @@ impl Works {
                     return Err(Error::invalid("org_id", "names an archived organization"));
                 }
             }
-            let now = self.clock.now();
+            let now = self.now();
             let record = NodeRecord {
                 id: new_id(),
                 name,
@@ -282,7 +282,7 @@ impl Works {
         let page = Page::new(query.offset, query.limit)?;
         let org_filter = query.org_id.as_deref().map(|o| validate::id("org_id", o)).transpose()?;
         let scope = access::node_scope(actor);
-        let now = self.clock.now();
+        let now = self.now();
         let items = self.store.list_nodes(&scope, org_filter.as_deref(), query.include_retired, probe(page)).await?;
         let items = items.into_iter().map(|r| r.view(&self.config.nodes, now)).collect();
         Ok(paged(items, page))
@@ -291,7 +291,7 @@ impl Works {
     pub async fn node_get(&self, actor: &Actor, id: &str) -> Result<Node> {
         self.read(actor, "node.get", "node", Some(id), async {
             let r = self.visible_node(actor, id).await?;
-            Ok(r.view(&self.config.nodes, self.clock.now()))
+            Ok(r.view(&self.config.nodes, self.now()))
         })
         .await
     }
@@ -302,10 +302,10 @@ impl Works {
             access::require_node_manager(actor, r.org_id.as_deref())?;
             let name = validate_node_name(&input.name)?;
             let old = std::mem::replace(&mut r.name, name);
-            r.updated_at = self.clock.now();
+            r.updated_at = self.now();
             let audit = self.draft(actor, r.org_id.clone(), "node.rename", "node", Some(&r.id), Outcome::Succeeded, format!("Renamed node {old} to {}", r.name));
             self.store.update_node(&r, audit).await?;
-            Ok(r.view(&self.config.nodes, self.clock.now()))
+            Ok(r.view(&self.config.nodes, self.now()))
         })
         .await
     }
@@ -318,7 +318,7 @@ impl Works {
             if r.retired_at.is_some() {
                 return Err(Error::conflict(None, "This node is already retired."));
             }
-            let now = self.clock.now();
+            let now = self.now();
             r.retired_at = Some(now);
             r.updated_at = now;
             let audit = self.draft(actor, r.org_id.clone(), "node.retire", "node", Some(&r.id), Outcome::Succeeded, format!("Retired node {}; its agent credential was revoked", r.name));

@@ -81,7 +81,7 @@ impl Works {
     /// One recovery pass over overdue work. Safe to run on several servers at once:
     /// every change is a compare-and-set on the job's state.
     pub async fn recover(&self) -> Result<RecoveryReport> {
-        let now = self.clock.now();
+        let now = self.now();
         let system = Actor::system();
         let mut report = RecoveryReport::default();
         loop {
@@ -132,7 +132,7 @@ impl Works {
         tokio::pin!(stop);
         let ttl = Duration::from_std(every * 3).unwrap_or(Duration::seconds(30));
         loop {
-            match self.store.try_lease(crate::recovery::RECOVERY_LEASE, &holder, self.clock.now(), ttl).await {
+            match self.store.try_lease(crate::recovery::RECOVERY_LEASE, &holder, self.now(), ttl).await {
                 Ok(true) => match self.recover().await {
                     Ok(r) if !r.requeued.is_empty() || !r.timed_out.is_empty() => {
                         tracing::info!(requeued = r.requeued.len(), timed_out = r.timed_out.len(), "recovery pass")

@@ -82,7 +82,7 @@ impl Works {
         reason: impl Into<String>,
     ) -> AuditDraft {
         AuditDraft {
-            at: self.clock.now(),
+            at: self.now(),
             actor_id: actor.id.clone(),
             actor_name: actor.name.clone(),
             org_id,
