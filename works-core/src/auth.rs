@@ -54,7 +54,7 @@ impl Works {
             }
             None => (new_password(), true),
         };
-        let now = self.clock.now();
+        let now = self.now();
         let user = User {
             id: new_id(),
             username: FIRST_ADMIN.into(),
@@ -90,7 +90,7 @@ impl Works {
     /// Signs in with a username and password. Refused attempts are recorded and, past a
     /// limit within a window, further attempts for that username are refused for a while.
     pub async fn login(&self, input: LoginInput, kind: SessionKind) -> Result<LoginOutcome> {
-        let now = self.clock.now();
+        let now = self.now();
         let username = input.username.trim().to_owned();
         if username.is_empty() {
             return Err(Error::invalid("username", "must not be empty"));
@@ -182,7 +182,7 @@ impl Works {
 
     /// Resolves a session secret or API token to the actor it stands for.
     pub async fn authenticate(&self, secret: &str) -> Result<Actor> {
-        let now = self.clock.now();
+        let now = self.now();
         let invalid = || Error::unauthenticated("Your sign-in is not valid or has ended. Sign in again.");
         let hash = hash_secret(secret.trim());
         let (user_id, via) = if secret.starts_with(SESSION_PREFIX) {

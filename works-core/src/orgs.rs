@@ -41,7 +41,7 @@ impl Works {
         self.change(actor, "org.create", "org", None, async {
             access::require_org_admin_rights(actor)?;
             let name = validate::name("name", &input.name)?;
-            let now = self.clock.now();
+            let now = self.now();
             let org = Org { id: new_id(), name, created_at: now, updated_at: now, archived_at: None };
             let audit = self.draft(
                 actor,
@@ -78,7 +78,7 @@ impl Works {
                 return Err(Error::conflict(None, "This organization is archived; archived organizations cannot be renamed."));
             }
             let old = std::mem::replace(&mut org.name, name);
-            org.updated_at = self.clock.now();
+            org.updated_at = self.now();
             let audit = self.draft(
                 actor,
                 Some(org.id.clone()),
@@ -102,7 +102,7 @@ impl Works {
             if org.archived_at.is_some() {
                 return Err(Error::conflict(None, "This organization is already archived."));
             }
-            let now = self.clock.now();
+            let now = self.now();
             org.archived_at = Some(now);
             org.updated_at = now;
             let audit = self.draft(

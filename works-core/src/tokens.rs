@@ -40,7 +40,7 @@ impl Works {
     pub async fn token_create(&self, actor: &Actor, input: NewToken) -> Result<CreatedToken> {
         self.change(actor, "token.create", "token", None, async {
             let name = validate::name("name", &input.name)?;
-            let now = self.clock.now();
+            let now = self.now();
             let expires_at = match input.expires_in_days {
                 None => None,
                 Some(d) if (1..=MAX_TOKEN_DAYS).contains(&d) => Some(now + Duration::days(d as i64)),
@@ -104,7 +104,7 @@ impl Works {
             if record.token.revoked_at.is_some() {
                 return Err(Error::conflict(None, "This API token is already revoked."));
             }
-            let now = self.clock.now();
+            let now = self.now();
             let audit = self.draft(
                 actor,
                 owner.user.org_id.clone(),

@@ -83,7 +83,7 @@ impl Works {
                     return Err(Error::invalid("org_id", "names an archived organization"));
                 }
             }
-            let now = self.clock.now();
+            let now = self.now();
             let user = User {
                 id: new_id(),
                 username,
@@ -163,7 +163,7 @@ impl Works {
             if changes.is_empty() {
                 return Err(Error::invalid("body", "names nothing to change: give display_name or role"));
             }
-            record.user.updated_at = self.clock.now();
+            record.user.updated_at = self.now();
             let audit = self.draft(
                 actor,
                 record.user.org_id.clone().or(before.org_id.clone()),
@@ -176,7 +176,7 @@ impl Works {
             // A change of role or organization ends the user's sessions and tokens, so
             // nothing keeps the old rights.
             if record.user.role != before.role || record.user.org_id != before.org_id {
-                self.store.update_user_and_end_access(&record, self.clock.now(), audit).await?;
+                self.store.update_user_and_end_access(&record, self.now(), audit).await?;
             } else {
                 self.store.update_user(&record, audit).await?;
             }
@@ -196,7 +196,7 @@ impl Works {
             if record.user.disabled {
                 return Err(Error::conflict(None, "This user is already disabled."));
             }
-            let now = self.clock.now();
+            let now = self.now();
             record.user.disabled = true;
             record.user.updated_at = now;
             let audit = self.draft(
@@ -222,7 +222,7 @@ impl Works {
                 return Err(Error::conflict(None, "This user is not disabled."));
             }
             record.user.disabled = false;
-            record.user.updated_at = self.clock.now();
+            record.user.updated_at = self.now();
             let audit = self.draft(
                 actor,
                 record.user.org_id.clone(),
@@ -255,7 +255,7 @@ impl Works {
                     (p.clone(), Some(p))
                 }
             };
-            let now = self.clock.now();
+            let now = self.now();
             record.password_hash = hash_password(password).await?;
             record.user.updated_at = now;
             let audit = self.draft(

@@ -49,6 +49,12 @@ impl Works {
         self
     }
 
+    /// The current time, to the millisecond: what the stores keep, so that a record
+    /// returned by an operation equals the same record read back.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        crate::audit::truncate_to_millis(self.clock.now())
+    }
+
     /// The store, for readiness checks and the conformance suite.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
@@ -66,7 +72,7 @@ impl Works {
         reason: impl Into<String>,
     ) -> AuditDraft {
         AuditDraft {
-            at: self.clock.now(),
+            at: self.now(),
             actor_id: actor.id.clone(),
             actor_name: actor.name.clone(),
             org_id,
