@@ -12,23 +12,23 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 #[command(name = "works", propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// Open this database directly, e.g. sqlite://works-data/works.db or postgres://…
-    #[arg(long, global = true, env = "WORKS_DATABASE_URL", value_name = "URL")]
+    #[arg(long, global = true, env = "WORKS_DATABASE_URL", value_name = "URL", hide_env_values = true, help_heading = "Global options")]
     pub database: Option<String>,
 
     /// Talk to the running server at this address, e.g. http://127.0.0.1:8080
-    #[arg(long, global = true, env = "WORKS_SERVER", value_name = "URL")]
+    #[arg(long, global = true, env = "WORKS_SERVER", value_name = "URL", help_heading = "Global options")]
     pub server: Option<String>,
 
     /// With a database opened directly: act as this user (default admin)
-    #[arg(long = "as", global = true, value_name = "USER")]
+    #[arg(long = "as", global = true, value_name = "USER", help_heading = "Global options")]
     pub as_user: Option<String>,
 
     /// Print results as JSON
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     /// Where the SQLite database lives when neither --database nor --server is given
-    #[arg(long, global = true, env = "WORKS_DATA_DIR", value_name = "DIR", default_value = "./works-data")]
+    #[arg(long, global = true, env = "WORKS_DATA_DIR", value_name = "DIR", default_value = "./works-data", help_heading = "Global options")]
     pub data_dir: PathBuf,
 
     #[command(subcommand)]
@@ -38,6 +38,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: the HTTP API and the web UI
+    ///
+    /// Opens the database (SQLite in --data-dir unless --database names another), creates
+    /// the MSP admin `admin` on first start (password from WORKS_ADMIN_PASSWORD, or
+    /// generated and shown once), and serves until Ctrl-C or SIGTERM. Logs go to standard
+    /// error; WORKS_LOG (for example `debug`) sets how much.
     Serve(ServeArgs),
     /// Sign in to a server and save the sign-in for later commands
     Login(LoginArgs),

@@ -135,3 +135,14 @@ fn the_version_names_the_commit_from_anthropy_version() {
     });
     assert_eq!(answer, serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "commit": "test-commit-42"}));
 }
+
+#[test]
+fn help_does_not_show_a_database_password_from_the_environment() {
+    let env = Env::new();
+    let secret = [("WORKS_DATABASE_URL", "postgres://works:topsecret-pw@127.0.0.1:1/works")];
+    for args in [&["--help"][..], &["org", "list", "--help"][..], &["serve", "--help"][..]] {
+        let help = env.run_with(args, &secret, None).ok();
+        assert!(help.stdout.contains("--database <URL>"), "{}", help.stdout);
+        assert!(!help.stdout.contains("topsecret-pw"), "{}", help.stdout);
+    }
+}

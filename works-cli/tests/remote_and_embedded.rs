@@ -134,11 +134,11 @@ fn scenario(env: &Env, mode: &[&str], tag: &str) -> BTreeMap<&'static str, Value
     out
 }
 
-#[test]
-fn remote_and_embedded_answer_the_same_commands_with_the_same_json() {
-    let env = Env::new();
-    let data = env.path("data");
-    let server = Server::start(&env, &data, &[("WORKS_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+/// Runs the scenario through a server started with `serve_args`, then embedded on
+/// `database` (the same database), and compares.
+fn parity(env: &Env, serve_args: &[&str], database: &str) {
+    let args = [&["serve", "--listen", "127.0.0.1:0"], serve_args].concat();
+    let server = Server::start_args(env, &args, &[("WORKS_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
     assert!(server.banner.contains("with the password from WORKS_ADMIN_PASSWORD"), "{}", server.banner);
     assert!(!server.banner.contains(ADMIN_PASSWORD), "the given password must not be printed");
 
@@ -150,14 +150,14 @@ fn remote_and_embedded_answer_the_same_commands_with_the_same_json() {
     let login = login.ok();
     assert!(login.stdout.contains("Signed in to"), "{}", login.stdout);
 
-    let remote = scenario(&env, &["--server", &server.url], "Remote");
-    let remote_org_get = env.run(&["--server", &server.url, "--json", "org", "get", remote["org id"].as_str().unwrap_or_default()]).ok();
+    let remote = scenario(env, &["--server", &server.url], "Remote");
+    let remote_org_id = remote["org id"].as_str().unwrap_or_default().to_owned();
+    let remote_org_get = env.run(&["--server", &server.url, "--json", "org", "get", &remote_org_id]).ok();
 
     let (status, _) = server.stop();
     assert!(status.success(), "works serve did not stop cleanly: {status}");
 
-    let database = format!("sqlite://{}/works.db", data.display());
-    let embedded = scenario(&env, &["--database", &database], "Local");
+    let embedded = scenario(env, &["--database", database], "Local");
 
     assert_eq!(remote.keys().collect::<Vec<_>>(), embedded.keys().collect::<Vec<_>>());
     for (step, value) in &remote {
@@ -165,15 +165,34 @@ fn remote_and_embedded_answer_the_same_commands_with_the_same_json() {
     }
 
     // One database: what the server wrote, the embedded command reads, field for field.
-    let embedded_view = env.run(&["--database", &database, "--json", "org", "get", remote["org id"].as_str().unwrap_or_default()]).ok();
+    let embedded_view = env.run(&["--database", database, "--json", "org", "get", &remote_org_id]).ok();
     assert_eq!(embedded_view.json(), remote_org_get.json());
 
     // The audit log tells remote and embedded actions apart, and the chain is whole.
-    let page: AuditPage = env.run(&["--database", &database, "--json", "audit", "--action", "org.create"]).ok().typed();
+    let page: AuditPage = env.run(&["--database", database, "--json", "audit", "--action", "org.create"]).ok().typed();
     let actors: Vec<&str> = page.records.iter().map(|r| r.actor_name.as_str()).collect();
     assert_eq!(actors, vec!["admin (local)", "admin"], "{page:?}");
-    let v: AuditVerification = env.run(&["--database", &database, "--json", "audit", "verify"]).ok().typed();
+    let v: AuditVerification = env.run(&["--database", database, "--json", "audit", "verify"]).ok().typed();
     assert!(v.intact && v.checked >= 20, "{v:?}");
+}
+
+#[test]
+fn remote_and_embedded_answer_the_same_commands_with_the_same_json() {
+    let env = Env::new();
+    let data = env.path("data");
+    parity(&env, &["--data-dir", &data.to_string_lossy()], &format!("sqlite://{}/works.db", data.display()));
+}
+
+#[test]
+fn remote_and_embedded_agree_on_postgresql_too() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // A new, empty database on the test server; skipped outside CI when none is configured.
+    let Some(url) = runtime.block_on(async { works_store::testing::fresh_postgres().await.map(|(_, url)| url) }) else {
+        eprintln!("skipped: {} is not set", works_store::testing::POSTGRES_URL_VAR);
+        return;
+    };
+    let env = Env::new();
+    parity(&env, &["--database", &url], &url);
 }
 
 #[test]

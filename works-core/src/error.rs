@@ -91,7 +91,7 @@ impl Error {
             Error::Conflict { .. } => "Choose a different value, or refresh to see the current state.",
             Error::Unauthenticated { .. } => "Sign in again, or use a valid API token.",
             Error::RateLimited { .. } => "Wait a few minutes before trying again.",
-            Error::Unavailable { .. } => "Try again shortly; if it persists, check the database.",
+            Error::Unavailable { .. } => "Try again shortly; if it persists, check that the server and its database are running.",
             Error::Internal { .. } => "Try again; if it persists, check the server log.",
         }
     }

@@ -65,6 +65,12 @@ impl Works {
         &self.config
     }
 
+    /// The current time, to the millisecond: what the stores keep, so that a record
+    /// returned by an operation equals the same record read back.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        crate::audit::truncate_to_millis(self.clock.now())
+    }
+
     /// The store, for readiness checks and the conformance suite.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

@@ -206,3 +206,17 @@ async fn nobody_locks_themselves_out() {
         assert_eq!(again.user.role, Role::MspAdmin);
     }
 }
+
+#[tokio::test]
+async fn organization_names_are_unique_ignoring_case() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let e = w.works.org_create(&w.msp_admin.actor, NewOrg { name: "acme dental".into() }).await.unwrap_err();
+        assert!(matches!(e, Error::Conflict { .. }), "[{}] {e:?}", backend.name);
+        assert_eq!(e.field(), Some("name"));
+        assert!(e.to_string().contains("already exists"), "{e}");
+        // Renaming onto another's name is refused the same way.
+        let e = w.works.org_rename(&w.msp_admin.actor, &w.org_b.id, works_core::RenameOrg { name: "ACME DENTAL".into() }).await.unwrap_err();
+        assert_eq!(e.field(), Some("name"), "[{}] {e:?}", backend.name);
+    }
+}

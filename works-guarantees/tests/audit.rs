@@ -120,3 +120,17 @@ async fn a_deleted_record_breaks_the_chain() {
         assert_eq!(v.broken_at_seq, Some(4), "[{}] {v:?}", backend.name);
     }
 }
+
+#[tokio::test]
+async fn what_an_operation_returns_equals_what_is_read_back() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let admin = &w.msp_admin.actor;
+        // A clock with sub-millisecond precision must not make the two differ.
+        w.clock.advance(chrono::Duration::nanoseconds(123_456));
+        let made = w.works.org_create(admin, NewOrg { name: "Exact Dental".into() }).await.unwrap();
+        assert_eq!(w.works.org_get(admin, &made.id).await.unwrap(), made, "[{}]", backend.name);
+        let renamed = w.works.org_rename(admin, &made.id, RenameOrg { name: "Exact Dental Group".into() }).await.unwrap();
+        assert_eq!(w.works.org_get(admin, &made.id).await.unwrap(), renamed);
+    }
+}

@@ -100,6 +100,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
                     Error::invalid(field, problem)
                 }
                 serde_json::error::Category::Eof => Error::invalid("body", "is not valid JSON: it ends too early"),
+                // serde_json reports a value of the wrong kind for an enum (`"role": 3`)
+                // as a syntax error; with a path, it is about that field.
+                serde_json::error::Category::Syntax if !path.is_empty() && path != "." && !path.contains('?') => {
+                    Error::invalid(path, "has a value of the wrong type")
+                }
                 _ => Error::invalid("body", format!("is not valid JSON: {inner}")),
             });
         }

@@ -324,7 +324,7 @@ macro_rules! store_impl {
                         .bind(opt_millis(org.archived_at))
                         .execute(&mut *tx)
                         .await
-                        .map_err(|e| write_error(e, Subject::Org { id: &org.id }))?;
+                        .map_err(|e| write_error(e, Subject::Org { id: &org.id, name: &org.name }))?;
                     Self::append_in(&mut tx, audit).await.map(|_| ())
                 }
                 .await;
@@ -342,7 +342,7 @@ macro_rules! store_impl {
                         .bind(opt_millis(org.archived_at))
                         .execute(&mut *tx)
                         .await
-                        .map_err(|e| write_error(e, Subject::Org { id: &org.id }))?;
+                        .map_err(|e| write_error(e, Subject::Org { id: &org.id, name: &org.name }))?;
                     if done.rows_affected() == 0 {
                         return Err(Error::not_found("organization", &org.id));
                     }

@@ -7,7 +7,7 @@ use works_core::Error;
 /// What a write was about, to name the field of a clash.
 #[derive(Debug, Clone, Copy)]
 pub enum Subject<'a> {
-    Org { id: &'a str },
+    Org { id: &'a str, name: &'a str },
     User { id: &'a str, username: &'a str, org_id: Option<&'a str> },
     Token { id: &'a str, user_id: &'a str },
     Session { id: &'a str, user_id: &'a str },
@@ -39,6 +39,13 @@ fn unique_violation(db: &dyn DatabaseError, subject: Subject<'_>) -> Error {
         };
         return Error::conflict(Some("username"), format!("A user named {name} already exists."));
     }
+    if which.contains("orgs_name") {
+        let name = match subject {
+            Subject::Org { name, .. } => name,
+            _ => "with this name",
+        };
+        return Error::conflict(Some("name"), format!("An organization named {name} already exists."));
+    }
     if which.contains("secret_hash") {
         return match subject {
             Subject::Session { .. } => {
@@ -54,7 +61,7 @@ fn unique_violation(db: &dyn DatabaseError, subject: Subject<'_>) -> Error {
         return Error::unavailable("Another change was recorded at the same moment; try again.");
     }
     match subject {
-        Subject::Org { id } => Error::conflict(Some("id"), format!("An organization with id {id} already exists.")),
+        Subject::Org { id, .. } => Error::conflict(Some("id"), format!("An organization with id {id} already exists.")),
         Subject::User { id, .. } => Error::conflict(Some("id"), format!("A user with id {id} already exists.")),
         Subject::Token { id, .. } => Error::conflict(Some("id"), format!("An API token with id {id} already exists.")),
         Subject::Session { id, .. } => Error::conflict(Some("id"), format!("A session with id {id} already exists.")),

@@ -1,0 +1,13 @@
+//! Integration tests of the HTTP adapter against a real server (works-testkit) over a
+//! real store. One test binary: each story below runs on SQLite, and again on
+//! PostgreSQL when `WORKS_TEST_POSTGRES_URL` names a server (CI always does).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod admin_routes;
+mod bad_input;
+mod browser;
+mod browser_session;
+mod tenancy;
