@@ -378,7 +378,11 @@ async fn login_submit(State(s): State<AppState>, req: Request) -> Response {
                 Error::InvalidInput { field, problem } if field == "password" => format!("Password {problem}."),
                 other => other.to_string(),
             };
-            let page = LoginPage { nav: None, username, error: Some(message), next_action: Some(error.next_action()) };
+            let next_action = match &error {
+                Error::Unauthenticated { .. } => "Check the username and password and try again.",
+                other => other.next_action(),
+            };
+            let page = LoginPage { nav: None, username, error: Some(message), next_action: Some(next_action) };
             let mut r = render(status_of(&error), &page);
             add_error_headers(&error, &mut r);
             r
@@ -655,7 +659,9 @@ struct UsersParams {
 }
 
 async fn users_page(State(s): State<AppState>, session: UiSession, PageQuery(p): PageQuery<UsersParams>) -> Result<Response, UiError> {
-    users_view(&s, &session, p, UserFormValues::default(), FormErrors::default(), StatusCode::OK).await
+    // The least powerful role is preselected.
+    let form = UserFormValues { role: Role::OrgUser.as_str().to_owned(), ..Default::default() };
+    users_view(&s, &session, p, form, FormErrors::default(), StatusCode::OK).await
 }
 
 async fn users_view(
