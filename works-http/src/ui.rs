@@ -245,6 +245,7 @@ pub(crate) struct FormErrors {
 impl FormErrors {
     /// Sorts an error of a form submission: problems with what was sent go back to the
     /// form; anything else (missing record, database down) becomes an error page.
+    #[allow(clippy::result_large_err)] // The error is an error page: a cold path.
     fn from_submission(error: Error, fields: &[&str], nav: impl FnOnce() -> Nav) -> Result<(Self, StatusCode), UiError> {
         let status = status_of(&error);
         match &error {
