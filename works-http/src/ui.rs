@@ -358,6 +358,12 @@ struct LoginForm {
 }
 
 async fn login_submit(State(s): State<AppState>, req: Request) -> Response {
+    // A sign-in posted from another site would sign this browser in to someone else's
+    // account (login CSRF). Browsers say where a request came from; refuse cross-site ones.
+    let cross_site = req.headers().get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site");
+    if cross_site {
+        return error_page(&Error::forbidden("Sign in from this site's own sign-in page."), None);
+    }
     let form = match FormBody::<LoginForm>::read(req).await {
         Ok(f) => f.fields,
         Err(e) => return error_page(&e, None),
@@ -1007,6 +1013,17 @@ mod tests {
         let html = page.render().unwrap();
         assert!(html.contains("Must not be empty"), "{html}");
         assert!(html.contains(r#"aria-invalid="true""#), "{html}");
+    }
+
+    #[test]
+    fn session_cookies_are_http_only_strict_and_secure_when_configured() {
+        for secure in [false, true] {
+            for c in session_cookies("wks_secret", "csrf", 3600, secure) {
+                let c = c.to_str().unwrap();
+                assert!(c.contains("; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600"), "{c}");
+                assert_eq!(c.ends_with("; Secure"), secure, "{c}");
+            }
+        }
     }
 
     #[test]

@@ -192,6 +192,18 @@ async fn ui_pages_answer_plainly(s: &TestServer) {
     assert!(html.contains("The username or password is not correct."), "{html}");
     assert!(html.contains(r#"value="admin""#), "the username is kept: {html}");
 
+    let cross = s
+        .client()
+        .post(s.url("/login"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "cross-site")
+        .body(form(&[("username", "admin"), ("password", ADMIN_PASSWORD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN, "a sign-in posted from another site is refused");
+    assert!(cross.headers().get(SET_COOKIE).is_none());
+
     let browser = sign_in(s, "admin", ADMIN_PASSWORD).await;
     let c = Some(browser.cookie.as_str());
     let (status, _) = get_page(s, "/", c).await;
