@@ -87,7 +87,7 @@ pub(crate) struct VersionInfo {
 // --- process ----------------------------------------------------------------------
 
 /// The process is alive.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Status)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Success", body = Status)))]
 pub(crate) async fn healthz() -> Json<Status> {
     Json(Status { status: "ok" })
 }
@@ -95,7 +95,7 @@ pub(crate) async fn healthz() -> Json<Status> {
 /// The server can reach its database.
 #[utoipa::path(
     get, path = "/readyz", tag = "health",
-    responses((status = 200, body = Status), (status = 503, description = "The database cannot be reached", body = ErrorBody))
+    responses((status = 200, description = "Success", body = Status), (status = 503, description = "The database cannot be reached", body = ErrorBody))
 )]
 pub(crate) async fn readyz(State(s): State<AppState>) -> Result<Json<Status>, ApiError> {
     match s.works.store().ping().await {
@@ -106,7 +106,7 @@ pub(crate) async fn readyz(State(s): State<AppState>) -> Result<Json<Status>, Ap
 }
 
 /// The server's version and the commit it was built from.
-#[utoipa::path(get, path = "/api/v1/version", tag = "health", responses((status = 200, body = VersionInfo)))]
+#[utoipa::path(get, path = "/api/v1/version", tag = "health", responses((status = 200, description = "Success", body = VersionInfo)))]
 pub(crate) async fn version(State(s): State<AppState>) -> Json<VersionInfo> {
     Json(VersionInfo { version: s.config.version.clone(), commit: s.config.commit.clone() })
 }
@@ -130,7 +130,7 @@ pub(crate) async fn openapi_json() -> Response {
     post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginInput,
     responses(
-        (status = 200, body = LoginOutcome),
+        (status = 200, description = "Success", body = LoginOutcome),
         (status = 400, description = "A field is missing or malformed", body = ErrorBody),
         (status = 401, description = "Wrong username or password, or the account is disabled", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
@@ -152,7 +152,7 @@ pub(crate) async fn logout(State(s): State<AppState>, Caller(actor): Caller) -> 
 }
 
 /// The signed-in user.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = User), CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, description = "Success", body = User), CommonErrors), security(("bearer" = [])))]
 pub(crate) async fn me(State(s): State<AppState>, Caller(actor): Caller) -> ApiResult<User> {
     Ok(Json(s.works.whoami(&actor).await?))
 }
@@ -167,7 +167,7 @@ pub(crate) async fn me(State(s): State<AppState>, Caller(actor): Caller) -> ApiR
         ("offset" = Option<u32>, Query, description = "Skip this many"),
         ("limit" = Option<u32>, Query, description = "At most this many (1 to 500, default 50)"),
     ),
-    responses((status = 200, body = Listing<Org>), CommonErrors),
+    responses((status = 200, description = "Success", body = Listing<Org>), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn org_list(State(s): State<AppState>, Caller(actor): Caller, Query(q): Query<OrgQuery>) -> ApiResult<Listing<Org>> {
@@ -178,7 +178,7 @@ pub(crate) async fn org_list(State(s): State<AppState>, Caller(actor): Caller, Q
 #[utoipa::path(
     post, path = "/api/v1/orgs", tag = "organizations",
     request_body = NewOrg,
-    responses((status = 201, body = Org), CommonErrors),
+    responses((status = 201, description = "Created", body = Org), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn org_create(State(s): State<AppState>, Caller(actor): Caller, Json(input): Json<NewOrg>) -> Created<Org> {
@@ -189,7 +189,7 @@ pub(crate) async fn org_create(State(s): State<AppState>, Caller(actor): Caller,
 #[utoipa::path(
     get, path = "/api/v1/orgs/{id}", tag = "organizations",
     params(("id" = String, Path, description = "Organization id")),
-    responses((status = 200, body = Org), CommonErrors),
+    responses((status = 200, description = "Success", body = Org), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn org_get(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id) -> ApiResult<Org> {
@@ -201,7 +201,7 @@ pub(crate) async fn org_get(State(s): State<AppState>, Caller(actor): Caller, Id
     patch, path = "/api/v1/orgs/{id}", tag = "organizations",
     params(("id" = String, Path, description = "Organization id")),
     request_body = RenameOrg,
-    responses((status = 200, body = Org), CommonErrors),
+    responses((status = 200, description = "Success", body = Org), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn org_rename(
@@ -217,7 +217,7 @@ pub(crate) async fn org_rename(
 #[utoipa::path(
     post, path = "/api/v1/orgs/{id}/archive", tag = "organizations",
     params(("id" = String, Path, description = "Organization id")),
-    responses((status = 200, body = Org), CommonErrors),
+    responses((status = 200, description = "Success", body = Org), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn org_archive(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id) -> ApiResult<Org> {
@@ -235,7 +235,7 @@ pub(crate) async fn org_archive(State(s): State<AppState>, Caller(actor): Caller
         ("offset" = Option<u32>, Query, description = "Skip this many"),
         ("limit" = Option<u32>, Query, description = "At most this many (1 to 500, default 50)"),
     ),
-    responses((status = 200, body = Listing<User>), CommonErrors),
+    responses((status = 200, description = "Success", body = Listing<User>), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn user_list(State(s): State<AppState>, Caller(actor): Caller, Query(q): Query<UserQuery>) -> ApiResult<Listing<User>> {
@@ -246,7 +246,7 @@ pub(crate) async fn user_list(State(s): State<AppState>, Caller(actor): Caller, 
 #[utoipa::path(
     post, path = "/api/v1/users", tag = "users",
     request_body = NewUser,
-    responses((status = 201, body = User), CommonErrors),
+    responses((status = 201, description = "Created", body = User), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn user_create(State(s): State<AppState>, Caller(actor): Caller, Json(input): Json<NewUser>) -> Created<User> {
@@ -257,7 +257,7 @@ pub(crate) async fn user_create(State(s): State<AppState>, Caller(actor): Caller
 #[utoipa::path(
     get, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = String, Path, description = "User id")),
-    responses((status = 200, body = User), CommonErrors),
+    responses((status = 200, description = "Success", body = User), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn user_get(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id) -> ApiResult<User> {
@@ -270,7 +270,7 @@ pub(crate) async fn user_get(State(s): State<AppState>, Caller(actor): Caller, I
     patch, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = String, Path, description = "User id")),
     request_body = UserUpdate,
-    responses((status = 200, body = User), CommonErrors),
+    responses((status = 200, description = "Success", body = User), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn user_update(
@@ -286,7 +286,7 @@ pub(crate) async fn user_update(
 #[utoipa::path(
     post, path = "/api/v1/users/{id}/disable", tag = "users",
     params(("id" = String, Path, description = "User id")),
-    responses((status = 200, body = User), CommonErrors),
+    responses((status = 200, description = "Success", body = User), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn user_disable(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id) -> ApiResult<User> {
@@ -297,7 +297,7 @@ pub(crate) async fn user_disable(State(s): State<AppState>, Caller(actor): Calle
 #[utoipa::path(
     post, path = "/api/v1/users/{id}/enable", tag = "users",
     params(("id" = String, Path, description = "User id")),
-    responses((status = 200, body = User), CommonErrors),
+    responses((status = 200, description = "Success", body = User), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn user_enable(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id) -> ApiResult<User> {
@@ -309,7 +309,7 @@ pub(crate) async fn user_enable(State(s): State<AppState>, Caller(actor): Caller
     post, path = "/api/v1/users/{id}/reset-password", tag = "users",
     params(("id" = String, Path, description = "User id")),
     request_body = ResetPassword,
-    responses((status = 200, body = PasswordReset), CommonErrors),
+    responses((status = 200, description = "Success", body = PasswordReset), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn user_reset_password(
@@ -331,7 +331,7 @@ pub(crate) async fn user_reset_password(
         ("offset" = Option<u32>, Query, description = "Skip this many"),
         ("limit" = Option<u32>, Query, description = "At most this many (1 to 500, default 50)"),
     ),
-    responses((status = 200, body = Listing<ApiToken>), CommonErrors),
+    responses((status = 200, description = "Success", body = Listing<ApiToken>), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn token_list(State(s): State<AppState>, Caller(actor): Caller, Query(q): Query<TokenQuery>) -> ApiResult<Listing<ApiToken>> {
@@ -342,7 +342,7 @@ pub(crate) async fn token_list(State(s): State<AppState>, Caller(actor): Caller,
 #[utoipa::path(
     post, path = "/api/v1/tokens", tag = "tokens",
     request_body = NewToken,
-    responses((status = 201, body = CreatedToken), CommonErrors),
+    responses((status = 201, description = "Created", body = CreatedToken), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn token_create(State(s): State<AppState>, Caller(actor): Caller, Json(input): Json<NewToken>) -> Created<CreatedToken> {
@@ -376,7 +376,7 @@ pub(crate) async fn token_revoke(State(s): State<AppState>, Caller(actor): Calle
         ("before_seq" = Option<i64>, Query, description = "Records older than this seq (`next_before` of the previous page)"),
         ("limit" = Option<u32>, Query, description = "At most this many (1 to 500, default 50)"),
     ),
-    responses((status = 200, body = AuditPage), CommonErrors),
+    responses((status = 200, description = "Success", body = AuditPage), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn audit_query(State(s): State<AppState>, Caller(actor): Caller, Query(q): Query<AuditQuery>) -> ApiResult<AuditPage> {
@@ -386,7 +386,7 @@ pub(crate) async fn audit_query(State(s): State<AppState>, Caller(actor): Caller
 /// Walks the whole hash chain of the audit log and says whether it is intact (MSP roles).
 #[utoipa::path(
     get, path = "/api/v1/audit/verify", tag = "audit",
-    responses((status = 200, body = AuditVerification), CommonErrors),
+    responses((status = 200, description = "Success", body = AuditVerification), CommonErrors),
     security(("bearer" = []))
 )]
 pub(crate) async fn audit_verify(State(s): State<AppState>, Caller(actor): Caller) -> ApiResult<AuditVerification> {

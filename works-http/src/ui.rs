@@ -245,6 +245,7 @@ pub(crate) struct FormErrors {
 impl FormErrors {
     /// Sorts an error of a form submission: problems with what was sent go back to the
     /// form; anything else (missing record, database down) becomes an error page.
+    #[allow(clippy::result_large_err)] // The error is an error page: a cold path.
     fn from_submission(error: Error, fields: &[&str], nav: impl FnOnce() -> Nav) -> Result<(Self, StatusCode), UiError> {
         let status = status_of(&error);
         match &error {
@@ -357,6 +358,12 @@ struct LoginForm {
 }
 
 async fn login_submit(State(s): State<AppState>, req: Request) -> Response {
+    // A sign-in posted from another site would sign this browser in to someone else's
+    // account (login CSRF). Browsers say where a request came from; refuse cross-site ones.
+    let cross_site = req.headers().get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site");
+    if cross_site {
+        return error_page(&Error::forbidden("Sign in from this site's own sign-in page."), None);
+    }
     let form = match FormBody::<LoginForm>::read(req).await {
         Ok(f) => f.fields,
         Err(e) => return error_page(&e, None),
@@ -378,7 +385,11 @@ async fn login_submit(State(s): State<AppState>, req: Request) -> Response {
                 Error::InvalidInput { field, problem } if field == "password" => format!("Password {problem}."),
                 other => other.to_string(),
             };
-            let page = LoginPage { nav: None, username, error: Some(message), next_action: Some(error.next_action()) };
+            let next_action = match &error {
+                Error::Unauthenticated { .. } => "Check the username and password and try again.",
+                other => other.next_action(),
+            };
+            let page = LoginPage { nav: None, username, error: Some(message), next_action: Some(next_action) };
             let mut r = render(status_of(&error), &page);
             add_error_headers(&error, &mut r);
             r
@@ -655,7 +666,9 @@ struct UsersParams {
 }
 
 async fn users_page(State(s): State<AppState>, session: UiSession, PageQuery(p): PageQuery<UsersParams>) -> Result<Response, UiError> {
-    users_view(&s, &session, p, UserFormValues::default(), FormErrors::default(), StatusCode::OK).await
+    // The least powerful role is preselected.
+    let form = UserFormValues { role: Role::OrgUser.as_str().to_owned(), ..Default::default() };
+    users_view(&s, &session, p, form, FormErrors::default(), StatusCode::OK).await
 }
 
 async fn users_view(
@@ -1000,6 +1013,17 @@ mod tests {
         let html = page.render().unwrap();
         assert!(html.contains("Must not be empty"), "{html}");
         assert!(html.contains(r#"aria-invalid="true""#), "{html}");
+    }
+
+    #[test]
+    fn session_cookies_are_http_only_strict_and_secure_when_configured() {
+        for secure in [false, true] {
+            for c in session_cookies("wks_secret", "csrf", 3600, secure) {
+                let c = c.to_str().unwrap();
+                assert!(c.contains("; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600"), "{c}");
+                assert_eq!(c.ends_with("; Secure"), secure, "{c}");
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! The test starts `chromedriver` itself on a free port (found on `PATH`, or named by
 //! `CHROMEDRIVER`; Debian packages `chromium` and `chromium-driver`). When it is missing
 //! the test is skipped with a message — except in CI (`CI` set), where it fails.
-//! Set `WORKS_SCREENSHOT_DIR` to keep screenshots of the pages it visits.
+//! Run it alone with `cargo test -p works-http --test http browser::`. Set
+//! `WORKS_SCREENSHOT_DIR` to keep screenshots of the pages it visits, and
+//! `WORKS_BROWSER_DARK=1` to see the dark appearance.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -230,6 +232,12 @@ async fn a_person_signs_in_and_creates_an_organization_in_chromium() {
     wait_for_path(&c, "/ui/orgs/").await;
     assert_eq!(text_of(&c, "h1").await, "Archive “Acme Browser Co”?");
     shots.take(&c, "org-archive-confirm").await;
+    c.find(Locator::XPath("//button[normalize-space()='Yes, archive it']")).await.unwrap().click().await.unwrap();
+    wait_for_path(&c, "/ui/orgs/").await;
+    let notice = text_of(&c, ".alert.success p").await;
+    assert_eq!(notice, "The organization was archived. Its users can no longer sign in.");
+    let archived = server.works.org_list(&server.admin, OrgQuery { include_archived: true, ..Default::default() }).await.unwrap();
+    assert!(archived.items.iter().any(|o| o.name == "Acme Browser Co" && o.archived_at.is_some()));
 
     c.goto(&server.url("/ui/users")).await.unwrap();
     assert_eq!(text_of(&c, "h1").await, "Users");

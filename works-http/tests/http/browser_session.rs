@@ -192,6 +192,18 @@ async fn ui_pages_answer_plainly(s: &TestServer) {
     assert!(html.contains("The username or password is not correct."), "{html}");
     assert!(html.contains(r#"value="admin""#), "the username is kept: {html}");
 
+    let cross = s
+        .client()
+        .post(s.url("/login"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "cross-site")
+        .body(form(&[("username", "admin"), ("password", ADMIN_PASSWORD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN, "a sign-in posted from another site is refused");
+    assert!(cross.headers().get(SET_COOKIE).is_none());
+
     let browser = sign_in(s, "admin", ADMIN_PASSWORD).await;
     let c = Some(browser.cookie.as_str());
     let (status, _) = get_page(s, "/", c).await;
@@ -267,4 +279,26 @@ async fn ui_pages_answer_plainly(s: &TestServer) {
     assert!(!html.contains(">org.create<"), "the action filter applies: {html}");
     let (status, _) = get_page(s, "/ui/audit?outcome=sideways", c).await;
     assert_eq!(status, 400);
+
+    // Paging: more than a page of records offers "Older", which shows older records.
+    for n in 0..50 {
+        s.works.org_create(&s.admin, works_core::NewOrg { name: format!("Filler {n}") }).await.unwrap();
+    }
+    let (_, html) = get_page(s, "/ui/audit?action=org.create", c).await;
+    // 51 creations: the newest 50 (all the fillers) on the first page, the first one on the next.
+    assert!(html.contains("Created organization Filler 49") && html.contains("Created organization Filler 0"), "{html}");
+    assert!(!html.contains("Created organization &#60;b&#62;Bold"), "{html}");
+    let older = html
+        .split("href=\"")
+        .filter_map(|rest| rest.split('"').next())
+        .find(|href| href.contains("before="))
+        .expect("an Older link")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(html.contains(">Older</a>"));
+    let (status, html) = get_page(s, &older, c).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Created organization &#60;b&#62;Bold"), "{html}");
+    assert!(!html.contains("Created organization Filler"), "{html}");
+    assert!(html.contains(">Newest</a>") && !html.contains(">Older</a>"), "{html}");
 }
