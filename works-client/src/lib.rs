@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 pub use reqwest::Url;
 use works_core::{
-    Api, ApiToken, AuditPage, AuditQuery, AuditVerification, CreatedToken, Error, Listing, LoginInput, LoginOutcome,
-    NewOrg, NewToken, NewUser, Org, OrgQuery, PasswordReset, RenameOrg, ResetPassword, Result, TokenQuery, User,
+    Api, ApiToken, ApproveJob, AuditPage, AuditQuery, AuditVerification, Container, CreatedToken, EnrollmentToken,
+    Error, Job, JobQuery, Listing, LoginInput, LoginOutcome, NewJob, NewNode, NewOrg, NewToken, NewUser, Node,
+    NodeQuery, Org, OrgQuery, PasswordReset, RenameNode, RenameOrg, ResetPassword, Result, TokenQuery, User,
     UserQuery, UserUpdate,
 };
 
@@ -279,6 +280,72 @@ impl Api for RemoteClient {
 
     async fn audit_verify(&self) -> Result<AuditVerification> {
         self.json(self.request(Method::GET, &["audit", "verify"])?).await
+    }
+
+    async fn node_create(&self, input: NewNode) -> Result<Node> {
+        self.json(self.request(Method::POST, &["nodes"])?.json(&input)).await
+    }
+
+    async fn node_list(&self, query: NodeQuery) -> Result<Listing<Node>> {
+        self.json(self.request(Method::GET, &["nodes"])?.query(&query)).await
+    }
+
+    async fn node_get(&self, id: &str) -> Result<Node> {
+        let id = Self::id_segment("node", id)?;
+        self.json(self.request(Method::GET, &["nodes", id])?).await
+    }
+
+    async fn node_rename(&self, id: &str, input: RenameNode) -> Result<Node> {
+        let id = Self::id_segment("node", id)?;
+        self.json(self.request(Method::PATCH, &["nodes", id])?.json(&input)).await
+    }
+
+    async fn node_retire(&self, id: &str) -> Result<Node> {
+        let id = Self::id_segment("node", id)?;
+        self.json(self.request(Method::POST, &["nodes", id, "retire"])?).await
+    }
+
+    async fn node_containers(&self, id: &str) -> Result<Vec<Container>> {
+        let id = Self::id_segment("node", id)?;
+        self.json(self.request(Method::GET, &["nodes", id, "containers"])?).await
+    }
+
+    async fn enrollment_token_create(&self, node_id: &str) -> Result<EnrollmentToken> {
+        let id = Self::id_segment("node", node_id)?;
+        self.json(self.request(Method::POST, &["nodes", id, "enrollment-token"])?).await
+    }
+
+    async fn agent_revoke(&self, node_id: &str) -> Result<()> {
+        let id = Self::id_segment("node", node_id)?;
+        self.empty(self.request(Method::POST, &["nodes", id, "revoke-agent"])?).await
+    }
+
+    async fn job_request(&self, input: NewJob) -> Result<Job> {
+        self.json(self.request(Method::POST, &["jobs"])?.json(&input)).await
+    }
+
+    async fn job_list(&self, query: JobQuery) -> Result<Listing<Job>> {
+        self.json(self.request(Method::GET, &["jobs"])?.query(&query)).await
+    }
+
+    async fn job_get(&self, id: &str) -> Result<Job> {
+        let id = Self::id_segment("job", id)?;
+        self.json(self.request(Method::GET, &["jobs", id])?).await
+    }
+
+    async fn job_approve(&self, id: &str, input: ApproveJob) -> Result<Job> {
+        let id = Self::id_segment("job", id)?;
+        self.json(self.request(Method::POST, &["jobs", id, "approve"])?.json(&input)).await
+    }
+
+    async fn job_cancel(&self, id: &str) -> Result<Job> {
+        let id = Self::id_segment("job", id)?;
+        self.json(self.request(Method::POST, &["jobs", id, "cancel"])?).await
+    }
+
+    async fn job_retry(&self, id: &str) -> Result<Job> {
+        let id = Self::id_segment("job", id)?;
+        self.json(self.request(Method::POST, &["jobs", id, "retry"])?).await
     }
 }
 

@@ -5,9 +5,12 @@
 use async_trait::async_trait;
 
 use crate::actor::Actor;
+use crate::agent::EnrollmentToken;
 use crate::audit::{AuditPage, AuditQuery, AuditVerification};
 use crate::error::Result;
+use crate::jobs::{ApproveJob, Job, JobQuery, NewJob};
 use crate::model::{ApiToken, CreatedToken, Listing, Org, User};
+use crate::nodes::{Container, NewNode, Node, NodeQuery, RenameNode};
 use crate::orgs::{NewOrg, OrgQuery, RenameOrg};
 use crate::tokens::{NewToken, TokenQuery};
 use crate::users::{NewUser, PasswordReset, ResetPassword, UserQuery, UserUpdate};
@@ -38,6 +41,22 @@ pub trait Api: Send + Sync {
 
     async fn audit_query(&self, query: AuditQuery) -> Result<AuditPage>;
     async fn audit_verify(&self) -> Result<AuditVerification>;
+
+    async fn node_create(&self, input: NewNode) -> Result<Node>;
+    async fn node_list(&self, query: NodeQuery) -> Result<Listing<Node>>;
+    async fn node_get(&self, id: &str) -> Result<Node>;
+    async fn node_rename(&self, id: &str, input: RenameNode) -> Result<Node>;
+    async fn node_retire(&self, id: &str) -> Result<Node>;
+    async fn node_containers(&self, id: &str) -> Result<Vec<Container>>;
+    async fn enrollment_token_create(&self, node_id: &str) -> Result<EnrollmentToken>;
+    async fn agent_revoke(&self, node_id: &str) -> Result<()>;
+
+    async fn job_request(&self, input: NewJob) -> Result<Job>;
+    async fn job_list(&self, query: JobQuery) -> Result<Listing<Job>>;
+    async fn job_get(&self, id: &str) -> Result<Job>;
+    async fn job_approve(&self, id: &str, input: ApproveJob) -> Result<Job>;
+    async fn job_cancel(&self, id: &str) -> Result<Job>;
+    async fn job_retry(&self, id: &str) -> Result<Job>;
 }
 
 /// The core and an actor: the embedded implementation of [`Api`].
@@ -111,5 +130,47 @@ impl Api for Session {
     }
     async fn audit_verify(&self) -> Result<AuditVerification> {
         self.works.audit_verify(&self.actor).await
+    }
+    async fn node_create(&self, input: NewNode) -> Result<Node> {
+        self.works.node_create(&self.actor, input).await
+    }
+    async fn node_list(&self, query: NodeQuery) -> Result<Listing<Node>> {
+        self.works.node_list(&self.actor, query).await
+    }
+    async fn node_get(&self, id: &str) -> Result<Node> {
+        self.works.node_get(&self.actor, id).await
+    }
+    async fn node_rename(&self, id: &str, input: RenameNode) -> Result<Node> {
+        self.works.node_rename(&self.actor, id, input).await
+    }
+    async fn node_retire(&self, id: &str) -> Result<Node> {
+        self.works.node_retire(&self.actor, id).await
+    }
+    async fn node_containers(&self, id: &str) -> Result<Vec<Container>> {
+        self.works.node_containers(&self.actor, id).await
+    }
+    async fn enrollment_token_create(&self, node_id: &str) -> Result<EnrollmentToken> {
+        self.works.enrollment_token_create(&self.actor, node_id).await
+    }
+    async fn agent_revoke(&self, node_id: &str) -> Result<()> {
+        self.works.agent_revoke(&self.actor, node_id).await
+    }
+    async fn job_request(&self, input: NewJob) -> Result<Job> {
+        self.works.job_request(&self.actor, input).await
+    }
+    async fn job_list(&self, query: JobQuery) -> Result<Listing<Job>> {
+        self.works.job_list(&self.actor, query).await
+    }
+    async fn job_get(&self, id: &str) -> Result<Job> {
+        self.works.job_get(&self.actor, id).await
+    }
+    async fn job_approve(&self, id: &str, input: ApproveJob) -> Result<Job> {
+        self.works.job_approve(&self.actor, id, input).await
+    }
+    async fn job_cancel(&self, id: &str) -> Result<Job> {
+        self.works.job_cancel(&self.actor, id).await
+    }
+    async fn job_retry(&self, id: &str) -> Result<Job> {
+        self.works.job_retry(&self.actor, id).await
     }
 }

@@ -76,6 +76,7 @@ pub struct ApiDoc;
 /// The document, built once.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    doc.merge(crate::fleet_api::FleetDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }
