@@ -1,22 +1,30 @@
-//! The two backends. Each knows how to connect, how to start a write transaction and how
-//! to hold the audit chain; everything else is written once in `store_impl!`.
+//! The two backends. Each knows how to connect, how to start a write transaction, how to
+//! hold the audit chain and how to pick the next job to claim; everything else is written
+//! once in `store_impl!`.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration as TimeDelta, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Postgres, Sqlite, Transaction};
+use works_core::agent::{AgentCredentialRecord, EnrollmentRecord};
 use works_core::audit::{AuditDraft, AuditPage, AuditQuery, AuditRecord, GENESIS_HASH};
+use works_core::fleet_store::FleetStore;
+use works_core::jobs::{Job, JobFilter, JobState};
 use works_core::model::{ApiTokenRecord, Org, Page, Scope, SessionRecord, UserRecord};
+use works_core::nodes::{Container, NodeHealth, NodeRecord};
 use works_core::store::{Store, UserFilter};
 use works_core::{Error, Result};
 
 use crate::error::{db_error, write_error, Subject};
-use crate::rows::{convert, millis, opt_millis, AuditRow, OrgRow, SessionRow, TokenRow, UserRow};
+use crate::rows::{
+    convert, inventory, json_error, millis, opt_millis, risk_str, AuditRow, CredentialRow, EnrollmentRow, JobRow,
+    NodeRow, OrgRow, SessionRow, TokenRow, UserRow,
+};
 use crate::sql::{self, Arg, Built};
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -39,6 +47,9 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The immediate write transaction already excludes every other claimer.
+    const NEXT_QUEUED_JOB: &'static str = sql::NEXT_QUEUED_JOB;
+
     pub async fn open(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url).map_err(|e| {
             tracing::warn!(error = %e, "unusable SQLite URL");
@@ -116,6 +127,9 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// Locks the picked job; concurrent claimers pass over it to the next one.
+    const NEXT_QUEUED_JOB: &'static str = sql::NEXT_QUEUED_JOB_LOCKED;
+
     pub async fn open(url: &str) -> Result<Self> {
         let options = PgConnectOptions::from_str(url).map_err(|e| {
             tracing::warn!(error = %e, "unusable PostgreSQL URL");
@@ -232,8 +246,42 @@ macro_rules! bind_all {
     }};
 }
 
-/// The implementation of [`Store`], written once for both backends. The backend type
-/// provides `reader`, `writer`, `migrator`, `begin_write` and `lock_chain`.
+/// Binds the columns of a job in the order of `sql::INSERT_JOB` and `sql::UPDATE_JOB`.
+macro_rules! bind_job {
+    ($query:expr, $job:expr) => {{
+        let j: &Job = $job;
+        $query
+            .bind(&j.id)
+            .bind(&j.node_id)
+            .bind(&j.org_id)
+            .bind(j.kind.as_str())
+            .bind(risk_str(j.risk))
+            .bind(j.state.as_str())
+            .bind(j.params.to_string())
+            .bind(i64::from(j.attempts))
+            .bind(i64::from(j.max_attempts))
+            .bind(i64::from(j.timeout_secs))
+            .bind(&j.reason)
+            .bind(&j.approval_phrase)
+            .bind(&j.requested_by)
+            .bind(&j.approved_by)
+            .bind(opt_millis(j.approved_at))
+            .bind(&j.retry_of)
+            .bind(j.result.as_ref().map(|v| v.to_string()))
+            .bind(&j.output)
+            .bind(millis(j.created_at))
+            .bind(millis(j.updated_at))
+            .bind(opt_millis(j.claimed_at))
+            .bind(opt_millis(j.heartbeat_at))
+            .bind(opt_millis(j.deadline_at))
+            .bind(millis(j.expires_at))
+            .bind(opt_millis(j.finished_at))
+    }};
+}
+
+/// The implementation of [`Store`] and [`FleetStore`], written once for both backends.
+/// The backend type provides `reader`, `writer`, `migrator`, `begin_write`, `lock_chain`
+/// and `NEXT_QUEUED_JOB`.
 macro_rules! store_impl {
     ($store:ty, $db:ty, $name:literal) => {
         impl $store {
@@ -668,7 +716,433 @@ macro_rules! store_impl {
                 convert(rows, AuditRow::into_record)
             }
         }
+
+        #[async_trait]
+        impl FleetStore for $store {
+            // --- nodes ---
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_node(&self, node: &NodeRecord, audit: AuditDraft) -> Result<()> {
+                let health = node
+                    .health
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(json_error("health report"))?;
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    sqlx::query(sql::INSERT_NODE)
+                        .bind(&node.id)
+                        .bind(&node.name)
+                        .bind(&node.org_id)
+                        .bind(millis(node.created_at))
+                        .bind(millis(node.updated_at))
+                        .bind(opt_millis(node.retired_at))
+                        .bind(opt_millis(node.last_checkin_at))
+                        .bind(health)
+                        .bind(opt_millis(node.enrolled_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, node_subject(node)))?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_node(&self, node: &NodeRecord, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let done = sqlx::query(sql::UPDATE_NODE)
+                        .bind(&node.id)
+                        .bind(&node.name)
+                        .bind(millis(node.updated_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, node_subject(node)))?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("node", &node.id));
+                    }
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn retire_node(&self, node: &NodeRecord, at: DateTime<Utc>, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let done = sqlx::query(sql::RETIRE_NODE)
+                        .bind(&node.id)
+                        .bind(millis(node.retired_at.unwrap_or(at)))
+                        .bind(millis(node.updated_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("node", &node.id));
+                    }
+                    sqlx::query(sql::REVOKE_NODE_CREDENTIALS)
+                        .bind(&node.id)
+                        .bind(millis(at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_node(&self, id: &str) -> Result<Option<NodeRecord>> {
+                let row: Option<NodeRow> =
+                    sqlx::query_as(sql::GET_NODE).bind(id).fetch_optional(self.reader()).await.map_err(db_error)?;
+                row.map(NodeRow::into_record).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn list_nodes(
+                &self,
+                scope: &Scope,
+                org_id: Option<&str>,
+                include_retired: bool,
+                page: Page,
+            ) -> Result<Vec<NodeRecord>> {
+                let Built { sql, args } = sql::list_nodes(scope, org_id, include_retired, page);
+                let rows: Vec<NodeRow> = bind_all!(sqlx::query_as(&sql), args)
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                convert(rows, NodeRow::into_record)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn record_checkin(
+                &self,
+                node_id: &str,
+                at: DateTime<Utc>,
+                health: &NodeHealth,
+                containers: Option<&[Container]>,
+            ) -> Result<()> {
+                let health = serde_json::to_string(health).map_err(json_error("health report"))?;
+                let containers =
+                    containers.map(serde_json::to_string).transpose().map_err(json_error("container inventory"))?;
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let done = sqlx::query(sql::RECORD_CHECKIN)
+                        .bind(node_id)
+                        .bind(millis(at))
+                        .bind(health)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("node", node_id));
+                    }
+                    if let Some(containers) = containers {
+                        sqlx::query(sql::UPSERT_INVENTORY)
+                            .bind(node_id)
+                            .bind(containers)
+                            .bind(millis(at))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    }
+                    Ok(())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_inventory(&self, node_id: &str) -> Result<Option<Vec<Container>>> {
+                let text: Option<String> = sqlx::query_scalar(sql::GET_INVENTORY)
+                    .bind(node_id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                text.map(|t| inventory(node_id, &t)).transpose()
+            }
+
+            // --- enrollment and agent credentials ---
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_enrollment(&self, token: &EnrollmentRecord, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    sqlx::query(sql::INSERT_ENROLLMENT)
+                        .bind(&token.id)
+                        .bind(&token.node_id)
+                        .bind(&token.org_id)
+                        .bind(&token.secret_hash)
+                        .bind(&token.created_by)
+                        .bind(millis(token.created_at))
+                        .bind(millis(token.expires_at))
+                        .bind(opt_millis(token.used_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, Subject::Enrollment { id: &token.id, node_id: &token.node_id }))?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn consume_enrollment(&self, secret_hash: &str, at: DateTime<Utc>) -> Result<Option<EnrollmentRecord>> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let taken: Option<EnrollmentRow> = sqlx::query_as(sql::CONSUME_ENROLLMENT)
+                        .bind(secret_hash)
+                        .bind(millis(at))
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    if let Some(row) = taken {
+                        // This call used it: answer the token as it was, unused.
+                        let mut record = row.into_record()?;
+                        record.used_at = None;
+                        return Ok(Some(record));
+                    }
+                    // Unknown, or used before (a used token never becomes unused again).
+                    let row: Option<EnrollmentRow> = sqlx::query_as(sql::GET_ENROLLMENT_BY_HASH)
+                        .bind(secret_hash)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    row.map(EnrollmentRow::into_record).transpose()
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_agent_credential(&self, cred: &AgentCredentialRecord, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let subject = Subject::AgentCredential { id: &cred.id, node_id: &cred.node_id };
+                    sqlx::query(sql::REVOKE_NODE_CREDENTIALS)
+                        .bind(&cred.node_id)
+                        .bind(millis(cred.created_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    sqlx::query(sql::INSERT_CREDENTIAL)
+                        .bind(&cred.id)
+                        .bind(&cred.node_id)
+                        .bind(&cred.secret_hash)
+                        .bind(millis(cred.created_at))
+                        .bind(opt_millis(cred.revoked_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, subject))?;
+                    let done = sqlx::query(sql::SET_NODE_ENROLLED)
+                        .bind(&cred.node_id)
+                        .bind(millis(cred.created_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("node", &cred.node_id));
+                    }
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_agent_credential_by_hash(&self, secret_hash: &str) -> Result<Option<AgentCredentialRecord>> {
+                let row: Option<CredentialRow> = sqlx::query_as(sql::GET_CREDENTIAL_BY_HASH)
+                    .bind(secret_hash)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                row.map(CredentialRow::into_record).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn revoke_agent_credentials(&self, node_id: &str, at: DateTime<Utc>, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let nodes: i64 =
+                        sqlx::query_scalar(sql::NODE_EXISTS).bind(node_id).fetch_one(&mut *tx).await.map_err(db_error)?;
+                    if nodes == 0 {
+                        return Err(Error::not_found("node", node_id));
+                    }
+                    sqlx::query(sql::REVOKE_NODE_CREDENTIALS)
+                        .bind(node_id)
+                        .bind(millis(at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            // --- jobs ---
+
+            #[tracing::instrument(skip_all)]
+            async fn insert_job(&self, job: &Job, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    bind_job!(sqlx::query(sql::INSERT_JOB), job)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, Subject::Job { id: &job.id, node_id: &job.node_id }))?;
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_job(&self, id: &str) -> Result<Option<Job>> {
+                let row: Option<JobRow> =
+                    sqlx::query_as(sql::GET_JOB).bind(id).fetch_optional(self.reader()).await.map_err(db_error)?;
+                row.map(JobRow::into_job).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn list_jobs(&self, scope: &Scope, filter: &JobFilter, page: Page) -> Result<Vec<Job>> {
+                let Built { sql, args } = sql::list_jobs(scope, filter, page);
+                let rows: Vec<JobRow> = bind_all!(sqlx::query_as(&sql), args)
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                convert(rows, JobRow::into_job)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_job(&self, job: &Job, expected: JobState, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let done = bind_job!(sqlx::query(sql::UPDATE_JOB), job)
+                        .bind(expected.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, Subject::Job { id: &job.id, node_id: &job.node_id }))?;
+                    if done.rows_affected() == 0 {
+                        let current: Option<String> = sqlx::query_scalar(sql::GET_JOB_STATE)
+                            .bind(&job.id)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                        return Err(job_changed(current.as_deref(), expected));
+                    }
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn claim_job(&self, node_id: &str, now: DateTime<Utc>, mut audit: AuditDraft) -> Result<Option<Job>> {
+                // Agents poll often: when nothing is queued, answer without taking the
+                // write lock. The claim itself picks again under the lock.
+                let queued: Option<String> = sqlx::query_scalar(sql::NEXT_QUEUED_JOB)
+                    .bind(node_id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                if queued.is_none() {
+                    return Ok(None);
+                }
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let next: Option<String> = sqlx::query_scalar(Self::NEXT_QUEUED_JOB)
+                        .bind(node_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    let Some(job_id) = next else { return Ok(None) };
+                    let row: Option<JobRow> = sqlx::query_as(sql::CLAIM_JOB)
+                        .bind(&job_id)
+                        .bind(millis(now))
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    let Some(row) = row else {
+                        // The picked job is held for this transaction, so this does not
+                        // happen; if it ever did, asking again is the right answer.
+                        tracing::error!(job_id = %job_id, "a job picked for claiming was no longer queued");
+                        return Err(Error::unavailable("The job changed while it was being claimed; ask again."));
+                    };
+                    let job = row.into_job()?;
+                    audit.target_id = Some(job.id.clone());
+                    Self::append_in(&mut tx, audit).await?;
+                    Ok(Some(job))
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn job_heartbeat(&self, job_id: &str, at: DateTime<Utc>) -> Result<()> {
+                let done = sqlx::query(sql::JOB_HEARTBEAT)
+                    .bind(job_id)
+                    .bind(millis(at))
+                    .execute(self.writer())
+                    .await
+                    .map_err(db_error)?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("job", job_id));
+                }
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn overdue_jobs(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Job>> {
+                let rows: Vec<JobRow> = sqlx::query_as(sql::OVERDUE_JOBS)
+                    .bind(millis(now))
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                convert(rows, JobRow::into_job)
+            }
+
+            // --- leases ---
+
+            #[tracing::instrument(skip_all)]
+            async fn try_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, ttl: TimeDelta) -> Result<bool> {
+                let now = millis(now);
+                let done = sqlx::query(sql::TRY_LEASE)
+                    .bind(name)
+                    .bind(holder)
+                    .bind(now.saturating_add(ttl.num_milliseconds()))
+                    .bind(now)
+                    .execute(self.writer())
+                    .await
+                    .map_err(db_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
     };
+}
+
+fn node_subject(node: &NodeRecord) -> Subject<'_> {
+    Subject::Node { id: &node.id, org_id: node.org_id.as_deref() }
+}
+
+/// The answer to an update of a job whose stored state was not the expected one.
+fn job_changed(current: Option<&str>, expected: JobState) -> Error {
+    let expected = expected.label().to_lowercase();
+    match current.and_then(JobState::parse) {
+        Some(now) => Error::conflict(
+            None,
+            format!(
+                "This job was changed by someone else first: it is now {}, no longer {expected}. Refresh and try again.",
+                now.label().to_lowercase()
+            ),
+        ),
+        None => Error::conflict(None, format!("This job no longer exists, so it is not {expected}.")),
+    }
 }
 
 fn user_subject(record: &UserRecord) -> Subject<'_> {

@@ -11,6 +11,10 @@ pub enum Subject<'a> {
     User { id: &'a str, username: &'a str, org_id: Option<&'a str> },
     Token { id: &'a str, user_id: &'a str },
     Session { id: &'a str, user_id: &'a str },
+    Node { id: &'a str, org_id: Option<&'a str> },
+    Enrollment { id: &'a str, node_id: &'a str },
+    AgentCredential { id: &'a str, node_id: &'a str },
+    Job { id: &'a str, node_id: &'a str },
     Other,
 }
 
@@ -51,6 +55,14 @@ fn unique_violation(db: &dyn DatabaseError, subject: Subject<'_>) -> Error {
             Subject::Session { .. } => {
                 Error::conflict(Some("secret_hash"), "A session with the same secret already exists; sign in again.")
             }
+            Subject::Enrollment { .. } => Error::conflict(
+                Some("secret_hash"),
+                "An enrollment token with the same secret already exists; make the token again.",
+            ),
+            Subject::AgentCredential { .. } => Error::conflict(
+                Some("secret_hash"),
+                "An agent credential with the same secret already exists; enroll the agent again.",
+            ),
             _ => Error::conflict(
                 Some("secret_hash"),
                 "An API token with the same secret already exists; create the token again.",
@@ -65,6 +77,14 @@ fn unique_violation(db: &dyn DatabaseError, subject: Subject<'_>) -> Error {
         Subject::User { id, .. } => Error::conflict(Some("id"), format!("A user with id {id} already exists.")),
         Subject::Token { id, .. } => Error::conflict(Some("id"), format!("An API token with id {id} already exists.")),
         Subject::Session { id, .. } => Error::conflict(Some("id"), format!("A session with id {id} already exists.")),
+        Subject::Node { id, .. } => Error::conflict(Some("id"), format!("A node with id {id} already exists.")),
+        Subject::Enrollment { id, .. } => {
+            Error::conflict(Some("id"), format!("An enrollment token with id {id} already exists."))
+        }
+        Subject::AgentCredential { id, .. } => {
+            Error::conflict(Some("id"), format!("An agent credential with id {id} already exists."))
+        }
+        Subject::Job { id, .. } => Error::conflict(Some("id"), format!("A job with id {id} already exists.")),
         Subject::Other => Error::conflict(None, "A record with the same value already exists."),
     }
 }
@@ -72,12 +92,15 @@ fn unique_violation(db: &dyn DatabaseError, subject: Subject<'_>) -> Error {
 fn foreign_key_violation(db: &dyn DatabaseError, subject: Subject<'_>) -> Error {
     tracing::info!(constraint = ?db.constraint(), message = db.message(), "reference to a missing record");
     match subject {
-        Subject::User { org_id, .. } => Error::invalid(
+        Subject::User { org_id, .. } | Subject::Node { org_id, .. } => Error::invalid(
             "org_id",
             format!("refers to organization {}, which does not exist", org_id.unwrap_or("(none)")),
         ),
         Subject::Token { user_id, .. } | Subject::Session { user_id, .. } => {
             Error::invalid("user_id", format!("refers to user {user_id}, which does not exist"))
+        }
+        Subject::Enrollment { node_id, .. } | Subject::AgentCredential { node_id, .. } | Subject::Job { node_id, .. } => {
+            Error::invalid("node_id", format!("refers to node {node_id}, which does not exist"))
         }
         Subject::Org { .. } | Subject::Other => {
             Error::conflict(None, "The change refers to a record that does not exist, or is still referred to.")

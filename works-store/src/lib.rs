@@ -2,14 +2,15 @@
 //!
 //! [`open`] picks the backend from the URL once, at start-up, and runs that backend's
 //! versioned migrations. Both backends share every SQL statement (`sql.rs`) and every
-//! method body (`backend.rs`); they differ only in how a write transaction starts and how
-//! the audit chain is held while a record is appended:
+//! method body (`backend.rs`); they differ only in how a write transaction starts, how
+//! the audit chain is held while a record is appended, and how a job is picked to claim:
 //!
 //! - SQLite (WAL, `synchronous=NORMAL`, foreign keys on, 5 s busy timeout) writes through
 //!   one connection with `BEGIN IMMEDIATE`, so the write lock is taken before the chain
-//!   head is read, also against other processes.
+//!   head is read or a job is picked, also against other processes.
 //! - PostgreSQL takes a transaction-scoped advisory lock before reading the chain head, so
-//!   several servers on one database never hand out the same `seq`.
+//!   several servers on one database never hand out the same `seq`, and picks a job to
+//!   claim with `FOR UPDATE SKIP LOCKED`, so concurrent claimers take different jobs.
 //!
 //! Timestamps are stored as unix milliseconds (BIGINT), ids as TEXT.
 //!
@@ -24,6 +25,20 @@
 //!   case-sensitive prefix.
 //! - Organizations are listed by name ignoring ASCII case, then by name and id; the
 //!   PostgreSQL schema orders names bytewise (`COLLATE "C"`) like SQLite does.
+//! - `update_node` writes the name and `updated_at`; `created_at` never changes and
+//!   `retired_at` changes only through `retire_node`, which keeps the first retirement
+//!   time. `update_node`, `retire_node`, `record_checkin` and `revoke_agent_credentials`
+//!   of a node that does not exist, and `job_heartbeat` of a job that does not exist, are
+//!   `Error::NotFound` and record nothing. `insert_agent_credential` revokes the earlier
+//!   credentials at the new credential's `created_at`.
+//! - `update_job` of a job that does not exist is a `Conflict` too: no stored state is
+//!   the expected one.
+//! - `claim_job` also sets `updated_at` to the claim time. Claims and `overdue_jobs` take
+//!   the oldest first (by `created_at`, then id); `list_jobs` is newest first. Nodes are
+//!   listed by name (bytewise) and id.
+//! - A stored node health report that cannot be read (an older format) is returned as no
+//!   report, with a warning in the log; it is replaced at the next check-in.
+//! - A lease whose `expires_at` is at or before `now` is expired.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]

@@ -2,8 +2,11 @@
 //! the same row types (TEXT, BIGINT, BOOLEAN).
 
 use chrono::{DateTime, TimeZone, Utc};
+use works_core::agent::{AgentCredentialRecord, EnrollmentRecord};
 use works_core::audit::{AuditRecord, Outcome};
+use works_core::jobs::{Job, JobKind, JobState, Risk};
 use works_core::model::{ApiToken, ApiTokenRecord, Org, Role, SessionKind, SessionRecord, User, UserRecord};
+use works_core::nodes::{Container, NodeHealth, NodeRecord};
 use works_core::{Error, Result};
 
 /// Unix milliseconds as stored.
@@ -177,6 +180,191 @@ impl AuditRow {
             reason: self.reason,
             prev_hash: self.prev_hash,
             hash: self.hash,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct NodeRow {
+    pub id: String,
+    pub name: String,
+    pub org_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub retired_at: Option<i64>,
+    pub last_checkin_at: Option<i64>,
+    pub health: Option<String>,
+    pub enrolled_at: Option<i64>,
+}
+
+impl NodeRow {
+    pub fn into_record(self) -> Result<NodeRecord> {
+        // The health report is replaced at every check-in; one that cannot be read (an
+        // older format) is shown as no report rather than hiding the node.
+        let health = self.health.as_deref().and_then(|text| match serde_json::from_str::<NodeHealth>(text) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(node_id = %self.id, error = %e, "stored node health could not be read");
+                None
+            }
+        });
+        Ok(NodeRecord {
+            created_at: time("created_at", self.created_at)?,
+            updated_at: time("updated_at", self.updated_at)?,
+            retired_at: opt_time("retired_at", self.retired_at)?,
+            last_checkin_at: opt_time("last_checkin_at", self.last_checkin_at)?,
+            enrolled_at: opt_time("enrolled_at", self.enrolled_at)?,
+            health,
+            id: self.id,
+            name: self.name,
+            org_id: self.org_id,
+        })
+    }
+}
+
+/// A stored container inventory.
+pub fn inventory(node_id: &str, text: &str) -> Result<Vec<Container>> {
+    serde_json::from_str(text).map_err(|e| {
+        tracing::error!(node_id, error = %e, "stored inventory could not be read");
+        Error::internal("The stored container inventory of this node could not be read; it is replaced at the agent's next full check-in.")
+    })
+}
+
+/// For a value that could not be written as JSON text.
+pub fn json_error(what: &'static str) -> impl FnOnce(serde_json::Error) -> Error {
+    move |e| {
+        tracing::error!(what, error = %e, "value could not be written as JSON");
+        Error::internal(format!("The {what} could not be stored."))
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct EnrollmentRow {
+    pub id: String,
+    pub node_id: String,
+    pub org_id: Option<String>,
+    pub secret_hash: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+impl EnrollmentRow {
+    pub fn into_record(self) -> Result<EnrollmentRecord> {
+        Ok(EnrollmentRecord {
+            created_at: time("created_at", self.created_at)?,
+            expires_at: time("expires_at", self.expires_at)?,
+            used_at: opt_time("used_at", self.used_at)?,
+            id: self.id,
+            node_id: self.node_id,
+            org_id: self.org_id,
+            secret_hash: self.secret_hash,
+            created_by: self.created_by,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct CredentialRow {
+    pub id: String,
+    pub node_id: String,
+    pub secret_hash: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl CredentialRow {
+    pub fn into_record(self) -> Result<AgentCredentialRecord> {
+        Ok(AgentCredentialRecord {
+            created_at: time("created_at", self.created_at)?,
+            revoked_at: opt_time("revoked_at", self.revoked_at)?,
+            id: self.id,
+            node_id: self.node_id,
+            secret_hash: self.secret_hash,
+        })
+    }
+}
+
+pub fn risk_str(risk: Risk) -> &'static str {
+    match risk {
+        Risk::Safe => "safe",
+        Risk::Risky => "risky",
+    }
+}
+
+fn parse_risk(s: &str) -> Option<Risk> {
+    [Risk::Safe, Risk::Risky].into_iter().find(|r| risk_str(*r) == s)
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub node_id: String,
+    pub org_id: Option<String>,
+    pub kind: String,
+    pub risk: String,
+    pub state: String,
+    pub params: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub timeout_secs: i64,
+    pub reason: Option<String>,
+    pub approval_phrase: Option<String>,
+    pub requested_by: String,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<i64>,
+    pub retry_of: Option<String>,
+    pub result: Option<String>,
+    pub output: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub claimed_at: Option<i64>,
+    pub heartbeat_at: Option<i64>,
+    pub deadline_at: Option<i64>,
+    pub expires_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+impl JobRow {
+    pub fn into_job(self) -> Result<Job> {
+        let id = self.id.clone();
+        let unreadable = move |what: &str| {
+            tracing::error!(job_id = %id, what, "stored job field could not be read");
+            Error::internal(format!("The stored {what} of job {id} could not be read."))
+        };
+        let kind = JobKind::parse(&self.kind).ok_or_else(|| unreadable("kind"))?;
+        let risk = parse_risk(&self.risk).ok_or_else(|| unreadable("risk"))?;
+        let state = JobState::parse(&self.state).ok_or_else(|| unreadable("state"))?;
+        let params = serde_json::from_str(&self.params).map_err(|_| unreadable("parameters"))?;
+        let result = self.result.as_deref().map(serde_json::from_str).transpose().map_err(|_| unreadable("result"))?;
+        let count = |what: &str, v: i64| u32::try_from(v).map_err(|_| unreadable(what));
+        Ok(Job {
+            attempts: count("attempt count", self.attempts)?,
+            max_attempts: count("attempt limit", self.max_attempts)?,
+            timeout_secs: count("timeout", self.timeout_secs)?,
+            approved_at: opt_time("approved_at", self.approved_at)?,
+            created_at: time("created_at", self.created_at)?,
+            updated_at: time("updated_at", self.updated_at)?,
+            claimed_at: opt_time("claimed_at", self.claimed_at)?,
+            heartbeat_at: opt_time("heartbeat_at", self.heartbeat_at)?,
+            deadline_at: opt_time("deadline_at", self.deadline_at)?,
+            expires_at: time("expires_at", self.expires_at)?,
+            finished_at: opt_time("finished_at", self.finished_at)?,
+            kind,
+            risk,
+            state,
+            params,
+            result,
+            id: self.id,
+            node_id: self.node_id,
+            org_id: self.org_id,
+            reason: self.reason,
+            approval_phrase: self.approval_phrase,
+            requested_by: self.requested_by,
+            approved_by: self.approved_by,
+            retry_of: self.retry_of,
+            output: self.output,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! those live in `backend.rs`.
 
 use works_core::audit::AuditQuery;
+use works_core::jobs::JobFilter;
 use works_core::model::{Page, Scope};
 use works_core::store::UserFilter;
 
@@ -30,6 +31,36 @@ macro_rules! session_columns {
 macro_rules! audit_columns {
     () => {
         "seq, at, actor_id, actor_name, org_id, action, target_kind, target_id, outcome, reason, prev_hash, hash"
+    };
+}
+
+macro_rules! node_columns {
+    () => {
+        "id, name, org_id, created_at, updated_at, retired_at, last_checkin_at, health, enrolled_at"
+    };
+}
+macro_rules! enrollment_columns {
+    () => {
+        "id, node_id, org_id, secret_hash, created_by, created_at, expires_at, used_at"
+    };
+}
+macro_rules! credential_columns {
+    () => {
+        "id, node_id, secret_hash, created_at, revoked_at"
+    };
+}
+macro_rules! job_columns {
+    () => {
+        "id, node_id, org_id, kind, risk, state, params, attempts, max_attempts, timeout_secs, reason, \
+         approval_phrase, requested_by, approved_by, approved_at, retry_of, result, output, created_at, \
+         updated_at, claimed_at, heartbeat_at, deadline_at, expires_at, finished_at"
+    };
+}
+/// The oldest queued job of node `$1`. PostgreSQL appends a row lock (see
+/// [`NEXT_QUEUED_JOB_LOCKED`]); SQLite runs it inside its single writer transaction.
+macro_rules! next_queued_job {
+    () => {
+        "SELECT id FROM jobs WHERE node_id = $1 AND state = 'queued' ORDER BY created_at, id LIMIT 1"
     };
 }
 
@@ -110,6 +141,112 @@ pub const INSERT_AUDIT: &str = concat!(
 
 pub const AUDIT_CHAIN: &str =
     concat!("SELECT ", audit_columns!(), " FROM audit_log WHERE seq > $1 ORDER BY seq ASC LIMIT $2");
+
+// --- nodes ---
+
+pub const INSERT_NODE: &str =
+    concat!("INSERT INTO nodes (", node_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+
+/// Writes the name and `updated_at`: `created_at` never changes, `retired_at` changes
+/// only through [`RETIRE_NODE`], and check-in fields only through [`RECORD_CHECKIN`].
+pub const UPDATE_NODE: &str = "UPDATE nodes SET name = $2, updated_at = $3 WHERE id = $1";
+
+/// Keeps the first retirement time when a node is retired twice.
+pub const RETIRE_NODE: &str = "UPDATE nodes SET retired_at = COALESCE(retired_at, $2), updated_at = $3 WHERE id = $1";
+
+pub const GET_NODE: &str = concat!("SELECT ", node_columns!(), " FROM nodes WHERE id = $1");
+
+pub const NODE_EXISTS: &str = "SELECT COUNT(*) FROM nodes WHERE id = $1";
+
+pub const RECORD_CHECKIN: &str = "UPDATE nodes SET last_checkin_at = $2, health = $3 WHERE id = $1";
+
+pub const SET_NODE_ENROLLED: &str = "UPDATE nodes SET enrolled_at = $2 WHERE id = $1";
+
+pub const UPSERT_INVENTORY: &str = "INSERT INTO node_inventory (node_id, containers, updated_at) VALUES ($1, $2, $3) \
+    ON CONFLICT (node_id) DO UPDATE SET containers = excluded.containers, updated_at = excluded.updated_at";
+
+pub const GET_INVENTORY: &str = "SELECT containers FROM node_inventory WHERE node_id = $1";
+
+// --- enrollment tokens and agent credentials ---
+
+pub const INSERT_ENROLLMENT: &str =
+    concat!("INSERT INTO enrollment_tokens (", enrollment_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+
+/// Marks an unused token used. One statement: of two concurrent consumers, the second
+/// finds the row no longer matching and changes nothing.
+pub const CONSUME_ENROLLMENT: &str = concat!(
+    "UPDATE enrollment_tokens SET used_at = $2 WHERE secret_hash = $1 AND used_at IS NULL RETURNING ",
+    enrollment_columns!()
+);
+
+pub const GET_ENROLLMENT_BY_HASH: &str =
+    concat!("SELECT ", enrollment_columns!(), " FROM enrollment_tokens WHERE secret_hash = $1");
+
+pub const INSERT_CREDENTIAL: &str =
+    concat!("INSERT INTO agent_credentials (", credential_columns!(), ") VALUES ($1, $2, $3, $4, $5)");
+
+pub const GET_CREDENTIAL_BY_HASH: &str =
+    concat!("SELECT ", credential_columns!(), " FROM agent_credentials WHERE secret_hash = $1");
+
+/// Keeps the revocation time of credentials revoked before.
+pub const REVOKE_NODE_CREDENTIALS: &str =
+    "UPDATE agent_credentials SET revoked_at = $2 WHERE node_id = $1 AND revoked_at IS NULL";
+
+// --- jobs ---
+
+pub const INSERT_JOB: &str = concat!(
+    "INSERT INTO jobs (",
+    job_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+     $21, $22, $23, $24, $25)"
+);
+
+/// Binds the same values in the same order as [`INSERT_JOB`], then the state the stored
+/// job must still be in as `$26`.
+pub const UPDATE_JOB: &str = "UPDATE jobs SET node_id = $2, org_id = $3, kind = $4, risk = $5, state = $6, \
+    params = $7, attempts = $8, max_attempts = $9, timeout_secs = $10, reason = $11, approval_phrase = $12, \
+    requested_by = $13, approved_by = $14, approved_at = $15, retry_of = $16, result = $17, output = $18, \
+    created_at = $19, updated_at = $20, claimed_at = $21, heartbeat_at = $22, deadline_at = $23, \
+    expires_at = $24, finished_at = $25 WHERE id = $1 AND state = $26";
+
+pub const GET_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1");
+
+pub const GET_JOB_STATE: &str = "SELECT state FROM jobs WHERE id = $1";
+
+/// For SQLite, whose writer transaction already excludes every other claimer.
+pub const NEXT_QUEUED_JOB: &str = next_queued_job!();
+
+/// For PostgreSQL: locks the chosen row until the transaction ends and passes over rows
+/// other claimers hold, so concurrent claimers take different jobs without waiting.
+pub const NEXT_QUEUED_JOB_LOCKED: &str = concat!(next_queued_job!(), " FOR UPDATE SKIP LOCKED");
+
+/// Claims job `$1` at `$2` (unix ms). The state check repeats what the selection found,
+/// so a claim can never take a job that is no longer queued.
+pub const CLAIM_JOB: &str = concat!(
+    "UPDATE jobs SET state = 'claimed', attempts = attempts + 1, claimed_at = $2, heartbeat_at = $2, \
+     deadline_at = $2 + timeout_secs * 1000, reason = NULL, updated_at = $2 \
+     WHERE id = $1 AND state = 'queued' RETURNING ",
+    job_columns!()
+);
+
+pub const JOB_HEARTBEAT: &str = "UPDATE jobs SET heartbeat_at = $2 WHERE id = $1";
+
+/// Claimed or running past the deadline, or still waiting past expiry; oldest first.
+pub const OVERDUE_JOBS: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE (state IN ('claimed', 'running') AND deadline_at <= $1) \
+     OR (state IN ('requested', 'awaiting_approval', 'queued') AND expires_at <= $1) \
+     ORDER BY created_at, id LIMIT $2"
+);
+
+// --- leases ---
+
+/// Takes lease `$1` for holder `$2` until `$3` when it is free, expired at `$4`, or
+/// already held by `$2`. Changes one row exactly when `$2` holds the lease afterwards.
+pub const TRY_LEASE: &str = "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+    WHERE leases.expires_at <= $4 OR leases.holder = excluded.holder";
 
 // --- readiness ---
 
@@ -193,6 +330,45 @@ pub fn list_users(scope: &Scope, filter: &UserFilter, page: Page) -> Built {
     b
 }
 
+/// Ordered by name. An organization user's scope holds no nodes.
+pub fn list_nodes(scope: &Scope, org_id: Option<&str>, include_retired: bool, page: Page) -> Built {
+    let mut b = Built::select(node_columns!(), "nodes");
+    fleet_scope(&mut b, scope);
+    if let Some(org_id) = org_id {
+        b.and("org_id = ", Arg::Text(org_id.to_owned()), "");
+    }
+    if !include_retired {
+        b.raw("AND retired_at IS NULL");
+    }
+    b.raw("ORDER BY name, id");
+    b.limit_offset(i64::from(page.limit), Some(i64::from(page.offset)));
+    b
+}
+
+/// Newest first. An organization user's scope holds no jobs.
+pub fn list_jobs(scope: &Scope, filter: &JobFilter, page: Page) -> Built {
+    let mut b = Built::select(job_columns!(), "jobs");
+    fleet_scope(&mut b, scope);
+    if let Some(node_id) = &filter.node_id {
+        b.and("node_id = ", Arg::Text(node_id.clone()), "");
+    }
+    if let Some(state) = filter.state {
+        b.and("state = ", Arg::Text(state.as_str().to_owned()), "");
+    }
+    b.raw("ORDER BY created_at DESC, id DESC");
+    b.limit_offset(i64::from(page.limit), Some(i64::from(page.offset)));
+    b
+}
+
+/// Nodes and jobs belong to an organization (or to the MSP); no user owns one.
+fn fleet_scope(b: &mut Built, scope: &Scope) {
+    match scope {
+        Scope::All => {}
+        Scope::Org(org_id) => b.and("org_id = ", Arg::Text(org_id.clone()), ""),
+        Scope::User(_) => b.raw("AND 1 = 0"),
+    }
+}
+
 /// Newest first; asks for `fetch` records (the caller asks for one more than it shows).
 pub fn query_audit(scope: &Scope, q: &AuditQuery, fetch: i64) -> Built {
     let mut b = Built::select(audit_columns!(), "audit_log");
@@ -241,6 +417,7 @@ pub fn query_audit(scope: &Scope, q: &AuditQuery, fetch: i64) -> Built {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use works_core::jobs::JobState;
 
     #[test]
     fn placeholders_follow_the_argument_order() {
@@ -266,6 +443,27 @@ mod tests {
                 Arg::Int(51)
             ]
         );
+    }
+
+    #[test]
+    fn fleet_lists_apply_the_scope_first_and_hide_everything_from_a_user_scope() {
+        let b = list_nodes(&Scope::Org("o".into()), Some("p"), false, Page { offset: 2, limit: 9 });
+        assert!(b.sql.contains("org_id = $1 AND org_id = $2"), "{}", b.sql);
+        assert!(b.sql.contains("retired_at IS NULL"), "{}", b.sql);
+        assert!(b.sql.ends_with("ORDER BY name, id LIMIT $3 OFFSET $4"), "{}", b.sql);
+        assert_eq!(b.args, vec![Arg::Text("o".into()), Arg::Text("p".into()), Arg::Int(9), Arg::Int(2)]);
+
+        let b = list_jobs(&Scope::User("u".into()), &JobFilter { node_id: Some("n".into()), state: Some(JobState::Queued) }, Page { offset: 0, limit: 5 });
+        assert!(b.sql.contains("AND 1 = 0"), "{}", b.sql);
+        assert!(b.sql.contains("node_id = $1 AND state = $2"), "{}", b.sql);
+        assert_eq!(b.args, vec![Arg::Text("n".into()), Arg::Text("queued".into()), Arg::Int(5), Arg::Int(0)]);
+    }
+
+    #[test]
+    fn only_postgres_claims_lock_rows() {
+        assert!(NEXT_QUEUED_JOB_LOCKED.starts_with(NEXT_QUEUED_JOB));
+        assert!(NEXT_QUEUED_JOB_LOCKED.ends_with("FOR UPDATE SKIP LOCKED"));
+        assert!(!NEXT_QUEUED_JOB.contains("FOR UPDATE"));
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! The store conformance suite: every test runs against SQLite and, when a test server is
 //! configured (`WORKS_TEST_POSTGRES_URL`, see `scripts/test-postgres`), PostgreSQL.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use works_core::agent::{AgentCredentialRecord, EnrollmentRecord};
 use works_core::audit::{verify_chain, AuditDraft, AuditQuery, AuditRecord, Outcome};
+use works_core::jobs::{Job, JobFilter, JobKind, JobState};
 use works_core::model::{ApiToken, ApiTokenRecord, Org, Page, Role, Scope, SessionKind, SessionRecord, User, UserRecord};
+use works_core::nodes::{Container, ContainerMount, NodeHealth, NodeRecord, PublishedPort};
 use works_core::store::{Store, UserFilter};
 use works_core::Error;
 use works_store::testing::{fresh_postgres, fresh_sqlite};
@@ -792,4 +795,750 @@ async fn sqlite_files_use_wal_and_the_memory_url_works() {
     memory.insert_org(&org(1, "Mem"), draft("org.create", None)).await.expect("org");
     assert_eq!(memory.list_orgs(&Scope::All, false, page(0, 10)).await.expect("list").len(), 1);
     assert_eq!(memory.audit_chain(0, 10).await.expect("chain").len(), 1);
+}
+
+// --- fleet: nodes, agents, jobs, leases ---
+
+fn node(n: u32, name: &str, org_id: Option<&str>) -> NodeRecord {
+    NodeRecord {
+        id: id("nod", n),
+        name: name.into(),
+        org_id: org_id.map(str::to_owned),
+        created_at: t(i64::from(n)),
+        updated_at: t(i64::from(n)),
+        retired_at: None,
+        last_checkin_at: None,
+        health: None,
+        enrolled_at: None,
+    }
+}
+
+fn health(uptime_secs: u64) -> NodeHealth {
+    NodeHealth {
+        uptime_secs,
+        load1: 0.25,
+        memory_total_bytes: 8 << 30,
+        memory_available_bytes: 3 << 30,
+        disk_total_bytes: 100 << 30,
+        disk_available_bytes: 40 << 30,
+        agent_version: "0.1.0".into(),
+        docker_reachable: true,
+        docker_version: Some("26.1.5".into()),
+    }
+}
+
+fn container(name: &str) -> Container {
+    Container {
+        id: format!("{name}-0123456789ab"),
+        name: name.into(),
+        image: "openclaw:2026.1".into(),
+        state: "running".into(),
+        health: Some("healthy".into()),
+        labels: BTreeMap::from([("works.managed".to_owned(), "true".to_owned())]),
+        ports: vec![PublishedPort { container_port: 18789, host_port: Some(18789), host_ip: Some("127.0.0.1".into()), protocol: "tcp".into() }],
+        mounts: vec![ContainerMount { kind: "volume".into(), source: "openclaw-data".into(), destination: "/data".into() }],
+    }
+}
+
+fn enrollment(n: u32, node_id: &str, org_id: Option<&str>) -> EnrollmentRecord {
+    EnrollmentRecord {
+        id: id("enr", n),
+        node_id: node_id.into(),
+        org_id: org_id.map(str::to_owned),
+        secret_hash: format!("enrollment-hash-{n}"),
+        created_by: "admin".into(),
+        created_at: t(0),
+        expires_at: t(1_800_000),
+        used_at: None,
+    }
+}
+
+fn credential(n: u32, node_id: &str, created: i64) -> AgentCredentialRecord {
+    AgentCredentialRecord {
+        id: id("crd", n),
+        node_id: node_id.into(),
+        secret_hash: format!("agent-hash-{n}"),
+        created_at: t(created),
+        revoked_at: None,
+    }
+}
+
+fn job(n: u32, node: &NodeRecord, kind: JobKind, state: JobState, created: i64) -> Job {
+    Job {
+        id: id("job", n),
+        node_id: node.id.clone(),
+        org_id: node.org_id.clone(),
+        kind,
+        risk: kind.risk(),
+        state,
+        params: serde_json::json!({ "n": n, "lines": 200 }),
+        attempts: 0,
+        max_attempts: kind.max_attempts(),
+        timeout_secs: u32::try_from(kind.timeout().num_seconds()).expect("small"),
+        reason: Some("waiting".into()),
+        approval_phrase: None,
+        requested_by: "admin".into(),
+        approved_by: None,
+        approved_at: None,
+        retry_of: None,
+        result: None,
+        output: None,
+        created_at: t(created),
+        updated_at: t(created),
+        claimed_at: None,
+        heartbeat_at: None,
+        deadline_at: None,
+        expires_at: t(created + 86_400_000),
+        finished_at: None,
+    }
+}
+
+fn node_names(nodes: &[NodeRecord]) -> Vec<&str> {
+    nodes.iter().map(|n| n.name.as_str()).collect()
+}
+
+fn job_ids(jobs: &[Job]) -> Vec<String> {
+    jobs.iter().map(|j| j.id.clone()).collect()
+}
+
+async fn audit_actions(store: &dyn Store, action: &str) -> Vec<AuditRecord> {
+    all_audit(store).await.into_iter().filter(|r| r.action == action).collect()
+}
+
+/// Two organizations with nodes, written through the store.
+async fn fleet(s: &dyn Store) -> (Org, Org) {
+    let acme = org(1, "Acme");
+    let globex = org(2, "Globex");
+    s.insert_org(&acme, draft("org.create", Some(&acme.id))).await.expect("org");
+    s.insert_org(&globex, draft("org.create", Some(&globex.id))).await.expect("org");
+    (acme, globex)
+}
+
+#[tokio::test]
+async fn nodes_insert_get_update_list_and_scope() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let (acme, globex) = fleet(s).await;
+        let web_b = node(1, "web-b", Some(&acme.id));
+        let web_a = node(2, "web-a", Some(&acme.id));
+        let db = node(3, "db-01", Some(&globex.id));
+        let mut jump = node(4, "Jumpbox", None);
+        jump.health = Some(health(7));
+        jump.last_checkin_at = Some(t(4));
+        for x in [&web_b, &web_a, &db, &jump] {
+            s.insert_node(x, draft("node.create", x.org_id.as_deref())).await.unwrap_or_else(|e| panic!("[{n}] insert node: {e}"));
+        }
+        assert_eq!(s.get_node(&web_a.id).await.expect("get"), Some(web_a.clone()), "[{n}]");
+        assert_eq!(s.get_node(&jump.id).await.expect("get"), Some(jump.clone()), "[{n}] every field survives");
+        assert_eq!(s.get_node("no-such-node").await.expect("get"), None, "[{n}]");
+
+        // Clashes and missing organizations change nothing and record nothing.
+        let before = audit_count(s).await;
+        let err = s.insert_node(&node(1, "other", None), draft("node.create", None)).await.expect_err("duplicate id");
+        assert!(matches!(&err, Error::Conflict { field: Some(f), .. } if f == "id"), "[{n}] {err:?}");
+        let err = s.insert_node(&node(9, "orphan", Some("no-such-org")), draft("node.create", None)).await.expect_err("no org");
+        assert_eq!(err.field(), Some("org_id"), "[{n}] {err:?}");
+        assert!(err.to_string().contains("no-such-org"), "[{n}] {err}");
+        assert_eq!(audit_count(s).await, before, "[{n}]");
+
+        // Rename writes the name and updated_at, and leaves check-in fields alone.
+        s.record_checkin(&web_b.id, t(500), &health(1), None).await.expect("check-in");
+        let mut renamed = web_b.clone();
+        renamed.name = "web-c".into();
+        renamed.updated_at = t(600);
+        s.update_node(&renamed, draft("node.rename", Some(&acme.id))).await.expect("rename");
+        let got = s.get_node(&web_b.id).await.expect("get").expect("node");
+        assert_eq!(got.name, "web-c", "[{n}]");
+        assert_eq!(got.updated_at, t(600), "[{n}]");
+        assert_eq!(got.created_at, web_b.created_at, "[{n}]");
+        assert_eq!(got.last_checkin_at, Some(t(500)), "[{n}] rename keeps the check-in");
+        assert_eq!(got.health, Some(health(1)), "[{n}] rename keeps the health");
+        let before = audit_count(s).await;
+        let err = s.update_node(&node(77, "ghost", None), draft("node.rename", None)).await;
+        assert!(matches!(err, Err(Error::NotFound { .. })), "[{n}] {err:?}");
+        assert_eq!(audit_count(s).await, before, "[{n}] no audit for a failed rename");
+
+        // Lists: ordered by name (bytewise), scoped in the query, filtered, paged.
+        let all = s.list_nodes(&Scope::All, None, false, page(0, 50)).await.expect("list");
+        assert_eq!(node_names(&all), ["Jumpbox", "db-01", "web-a", "web-c"], "[{n}]");
+        assert_eq!(node_names(&s.list_nodes(&Scope::All, None, false, page(1, 2)).await.expect("list")), ["db-01", "web-a"], "[{n}]");
+        assert!(s.list_nodes(&Scope::All, None, false, page(4, 2)).await.expect("list").is_empty(), "[{n}]");
+        let acme_nodes = s.list_nodes(&Scope::Org(acme.id.clone()), None, false, page(0, 50)).await.expect("list");
+        assert_eq!(node_names(&acme_nodes), ["web-a", "web-c"], "[{n}] an organization sees its own nodes only");
+        let filtered = s.list_nodes(&Scope::All, Some(&globex.id), false, page(0, 50)).await.expect("list");
+        assert_eq!(node_names(&filtered), ["db-01"], "[{n}]");
+        assert!(
+            s.list_nodes(&Scope::Org(acme.id.clone()), Some(&globex.id), false, page(0, 50)).await.expect("list").is_empty(),
+            "[{n}] a filter never widens the scope"
+        );
+        let member = user(1, "member", Role::OrgUser, Some(&acme.id));
+        s.insert_user(&member, draft("user.create", Some(&acme.id))).await.expect("user");
+        assert!(
+            s.list_nodes(&Scope::User(member.user.id.clone()), None, true, page(0, 50)).await.expect("list").is_empty(),
+            "[{n}] a user scope holds no nodes"
+        );
+    }
+}
+
+#[tokio::test]
+async fn retiring_a_node_revokes_its_credentials_in_the_same_change() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let (acme, _) = fleet(s).await;
+        let web = node(1, "web", Some(&acme.id));
+        let other = node(2, "other", Some(&acme.id));
+        s.insert_node(&web, draft("node.create", None)).await.expect("node");
+        s.insert_node(&other, draft("node.create", None)).await.expect("node");
+        s.insert_agent_credential(&credential(1, &web.id, 100), draft("agent.enroll", None)).await.expect("cred");
+        s.insert_agent_credential(&credential(2, &web.id, 200), draft("agent.enroll", None)).await.expect("cred");
+        s.insert_agent_credential(&credential(3, &other.id, 300), draft("agent.enroll", None)).await.expect("cred");
+
+        let before = audit_count(s).await;
+        let mut retired = web.clone();
+        retired.retired_at = Some(t(1_000));
+        retired.updated_at = t(1_000);
+        s.retire_node(&retired, t(1_000), draft("node.retire", Some(&acme.id))).await.expect("retire");
+        let got = s.get_node(&web.id).await.expect("get").expect("node");
+        assert_eq!(got.retired_at, Some(t(1_000)), "[{n}]");
+        assert_eq!(got.updated_at, t(1_000), "[{n}]");
+        let cred = |h: &'static str| async move { s.get_agent_credential_by_hash(h).await.expect("get").expect("credential") };
+        assert_eq!(cred("agent-hash-1").await.revoked_at, Some(t(200)), "[{n}] an earlier revocation is kept");
+        assert_eq!(cred("agent-hash-2").await.revoked_at, Some(t(1_000)), "[{n}] the live credential is revoked");
+        assert_eq!(cred("agent-hash-3").await.revoked_at, None, "[{n}] other nodes keep theirs");
+        assert_eq!(audit_count(s).await, before + 1, "[{n}]");
+        assert_eq!(all_audit(s).await.pop().expect("record").action, "node.retire", "[{n}]");
+
+        // Retired nodes are listed only when asked for.
+        assert_eq!(node_names(&s.list_nodes(&Scope::All, None, false, page(0, 50)).await.expect("list")), ["other"], "[{n}]");
+        assert_eq!(node_names(&s.list_nodes(&Scope::All, None, true, page(0, 50)).await.expect("list")), ["other", "web"], "[{n}]");
+
+        let before = audit_count(s).await;
+        let err = s.retire_node(&node(77, "ghost", None), t(2_000), draft("node.retire", None)).await;
+        assert!(matches!(err, Err(Error::NotFound { .. })), "[{n}] {err:?}");
+        assert_eq!(audit_count(s).await, before, "[{n}]");
+    }
+}
+
+#[tokio::test]
+async fn check_ins_write_health_and_replace_the_inventory_only_when_given() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let (acme, _) = fleet(s).await;
+        let web = node(1, "web", Some(&acme.id));
+        let other = node(2, "other", None);
+        s.insert_node(&web, draft("node.create", None)).await.expect("node");
+        s.insert_node(&other, draft("node.create", None)).await.expect("node");
+        assert_eq!(s.get_inventory(&web.id).await.expect("inventory"), None, "[{n}] nothing reported yet");
+        let before = audit_count(s).await;
+
+        let first = vec![container("openclaw-gateway"), container("openclaw-cli")];
+        s.record_checkin(&web.id, t(1_000), &health(10), Some(&first)).await.expect("check-in");
+        let got = s.get_node(&web.id).await.expect("get").expect("node");
+        assert_eq!(got.last_checkin_at, Some(t(1_000)), "[{n}]");
+        assert_eq!(got.health, Some(health(10)), "[{n}]");
+        assert_eq!(s.get_inventory(&web.id).await.expect("inventory"), Some(first.clone()), "[{n}] every field survives");
+
+        // No inventory: the old one stays, health and time move on.
+        s.record_checkin(&web.id, t(2_000), &health(20), None).await.expect("check-in");
+        let got = s.get_node(&web.id).await.expect("get").expect("node");
+        assert_eq!((got.last_checkin_at, got.health), (Some(t(2_000)), Some(health(20))), "[{n}]");
+        assert_eq!(s.get_inventory(&web.id).await.expect("inventory"), Some(first.clone()), "[{n}] None keeps the inventory");
+
+        // A new inventory replaces the old one entirely, even an empty one.
+        let second = vec![container("other-app")];
+        s.record_checkin(&web.id, t(3_000), &health(30), Some(&second)).await.expect("check-in");
+        assert_eq!(s.get_inventory(&web.id).await.expect("inventory"), Some(second), "[{n}]");
+        s.record_checkin(&web.id, t(4_000), &health(40), Some(&[])).await.expect("check-in");
+        assert_eq!(s.get_inventory(&web.id).await.expect("inventory"), Some(Vec::new()), "[{n}]");
+        assert_eq!(s.get_inventory(&other.id).await.expect("inventory"), None, "[{n}] other nodes are untouched");
+        assert_eq!(s.get_node(&other.id).await.expect("get").expect("node").health, None, "[{n}]");
+
+        let err = s.record_checkin("no-such-node", t(5_000), &health(1), Some(&first)).await;
+        match err {
+            Err(Error::NotFound { what, id }) => assert_eq!((what.as_str(), id.as_str()), ("node", "no-such-node"), "[{n}]"),
+            other => panic!("[{n}] expected not found, got {other:?}"),
+        }
+        assert_eq!(s.get_inventory("no-such-node").await.expect("inventory"), None, "[{n}]");
+        assert_eq!(audit_count(s).await, before, "[{n}] check-ins are not audit records");
+    }
+}
+
+#[tokio::test]
+async fn an_enrollment_token_is_consumed_once() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let (acme, _) = fleet(s).await;
+        let web = node(1, "web", Some(&acme.id));
+        s.insert_node(&web, draft("node.create", None)).await.expect("node");
+        let token = enrollment(1, &web.id, Some(&acme.id));
+        let before = audit_count(s).await;
+        s.insert_enrollment(&token, draft("node.enrollment_token", Some(&acme.id))).await.expect("enrollment");
+        assert_eq!(audit_count(s).await, before + 1, "[{n}]");
+
+        let mut dup = enrollment(2, &web.id, None);
+        dup.secret_hash = token.secret_hash.clone();
+        let err = s.insert_enrollment(&dup, draft("node.enrollment_token", None)).await.expect_err("duplicate hash");
+        assert!(matches!(&err, Error::Conflict { field: Some(f), .. } if f == "secret_hash"), "[{n}] {err:?}");
+        assert!(err.to_string().contains("enrollment token"), "[{n}] {err}");
+        let err = s.insert_enrollment(&enrollment(3, "no-such-node", None), draft("node.enrollment_token", None)).await;
+        assert_eq!(err.expect_err("no node").field(), Some("node_id"), "[{n}]");
+        assert_eq!(audit_count(s).await, before + 1, "[{n}] refused inserts record nothing");
+
+        assert!(s.consume_enrollment("unknown-hash", t(10)).await.expect("consume").is_none(), "[{n}]");
+        let first = s.consume_enrollment(&token.secret_hash, t(10)).await.expect("consume").expect("known");
+        assert_eq!(first.used_at, None, "[{n}] the first consumer sees it unused");
+        assert_eq!(
+            (&first.id, &first.node_id, &first.org_id, &first.created_by, first.created_at, first.expires_at),
+            (&token.id, &token.node_id, &token.org_id, &token.created_by, token.created_at, token.expires_at),
+            "[{n}]"
+        );
+        let again = s.consume_enrollment(&token.secret_hash, t(20)).await.expect("consume").expect("known");
+        assert_eq!(again.used_at, Some(t(10)), "[{n}] later consumers see when it was used");
+        let third = s.consume_enrollment(&token.secret_hash, t(30)).await.expect("consume").expect("known");
+        assert_eq!(third.used_at, Some(t(10)), "[{n}] the first use time is kept");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_consumers_of_one_enrollment_token_see_it_unused_exactly_once() {
+    for b in backends().await {
+        let n = b.name;
+        let (acme, _) = fleet(&*b.store).await;
+        let web = node(1, "web", Some(&acme.id));
+        b.store.insert_node(&web, draft("node.create", None)).await.expect("node");
+        for round in 0..3u32 {
+            let token = enrollment(round, &web.id, Some(&acme.id));
+            b.store.insert_enrollment(&token, draft("node.enrollment_token", None)).await.expect("enrollment");
+            let second = works_store::open(&b.url).await.expect("second store");
+            let stores = [b.store.clone(), second];
+            let barrier = Arc::new(tokio::sync::Barrier::new(8));
+            let mut tasks = Vec::new();
+            for task in 0..8usize {
+                let store = stores[task % 2].clone();
+                let hash = token.secret_hash.clone();
+                let barrier = barrier.clone();
+                tasks.push(tokio::spawn(async move {
+                    barrier.wait().await;
+                    let at = t(1_000 + i64::try_from(task).expect("small"));
+                    store.consume_enrollment(&hash, at).await.expect("consume").expect("known token")
+                }));
+            }
+            let mut answers = Vec::new();
+            for task in tasks {
+                answers.push(task.await.expect("task finished"));
+            }
+            let unused = answers.iter().filter(|r| r.used_at.is_none()).count();
+            assert_eq!(unused, 1, "[{n}] round {round}: exactly one consumer sees the token unused");
+            let used: BTreeSet<_> = answers.iter().filter_map(|r| r.used_at).collect();
+            assert_eq!(used.len(), 1, "[{n}] everyone else sees the one use time: {used:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_new_agent_credential_revokes_the_earlier_ones_and_marks_the_node_enrolled() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let (acme, _) = fleet(s).await;
+        let web = node(1, "web", Some(&acme.id));
+        let other = node(2, "other", None);
+        s.insert_node(&web, draft("node.create", None)).await.expect("node");
+        s.insert_node(&other, draft("node.create", None)).await.expect("node");
+        s.insert_agent_credential(&credential(9, &other.id, 50), draft("agent.enroll", None)).await.expect("cred");
+
+        let before = audit_count(s).await;
+        s.insert_agent_credential(&credential(1, &web.id, 100), draft("agent.enroll", Some(&acme.id))).await.expect("cred");
+        assert_eq!(s.get_node(&web.id).await.expect("get").expect("node").enrolled_at, Some(t(100)), "[{n}]");
+        let c1 = s.get_agent_credential_by_hash("agent-hash-1").await.expect("get").expect("c1");
+        assert_eq!((c1.id.as_str(), c1.node_id.as_str(), c1.created_at, c1.revoked_at), (id("crd", 1).as_str(), web.id.as_str(), t(100), None), "[{n}]");
+
+        s.insert_agent_credential(&credential(2, &web.id, 200), draft("agent.enroll", Some(&acme.id))).await.expect("cred");
+        assert_eq!(s.get_node(&web.id).await.expect("get").expect("node").enrolled_at, Some(t(200)), "[{n}]");
+        let get = |h: &'static str| async move { s.get_agent_credential_by_hash(h).await.expect("get").expect("credential") };
+        assert_eq!(get("agent-hash-1").await.revoked_at, Some(t(200)), "[{n}] the earlier credential is revoked");
+        assert_eq!(get("agent-hash-2").await.revoked_at, None, "[{n}] the new one is live");
+        assert_eq!(get("agent-hash-9").await.revoked_at, None, "[{n}] other nodes keep theirs");
+        assert!(s.get_agent_credential_by_hash("agent-hash-404").await.expect("get").is_none(), "[{n}]");
+        assert_eq!(audit_count(s).await, before + 2, "[{n}]");
+
+        // A refused credential rolls the whole change back: nothing is revoked.
+        let mut dup = credential(3, &web.id, 300);
+        dup.secret_hash = "agent-hash-9".into();
+        let err = s.insert_agent_credential(&dup, draft("agent.enroll", None)).await.expect_err("duplicate hash");
+        assert!(matches!(&err, Error::Conflict { field: Some(f), .. } if f == "secret_hash"), "[{n}] {err:?}");
+        assert_eq!(get("agent-hash-2").await.revoked_at, None, "[{n}] rolled back");
+        assert_eq!(s.get_node(&web.id).await.expect("get").expect("node").enrolled_at, Some(t(200)), "[{n}] rolled back");
+        let err = s.insert_agent_credential(&credential(4, "no-such-node", 300), draft("agent.enroll", None)).await;
+        assert_eq!(err.expect_err("no node").field(), Some("node_id"), "[{n}]");
+        assert_eq!(audit_count(s).await, before + 2, "[{n}]");
+
+        // Revoking cuts the live one off and keeps earlier revocation times.
+        s.revoke_agent_credentials(&web.id, t(400), draft("agent.revoke", Some(&acme.id))).await.expect("revoke");
+        assert_eq!(get("agent-hash-2").await.revoked_at, Some(t(400)), "[{n}]");
+        assert_eq!(get("agent-hash-1").await.revoked_at, Some(t(200)), "[{n}]");
+        assert_eq!(get("agent-hash-9").await.revoked_at, None, "[{n}]");
+        assert_eq!(audit_count(s).await, before + 3, "[{n}]");
+        let err = s.revoke_agent_credentials("no-such-node", t(500), draft("agent.revoke", None)).await;
+        assert!(matches!(err, Err(Error::NotFound { .. })), "[{n}] {err:?}");
+        assert_eq!(audit_count(s).await, before + 3, "[{n}]");
+    }
+}
+
+#[tokio::test]
+async fn jobs_insert_get_list_filter_and_scope() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let (acme, globex) = fleet(s).await;
+        let web = node(1, "web", Some(&acme.id));
+        let api = node(2, "api", Some(&acme.id));
+        let db = node(3, "db", Some(&globex.id));
+        let jump = node(4, "jump", None);
+        for x in [&web, &api, &db, &jump] {
+            s.insert_node(x, draft("node.create", None)).await.expect("node");
+        }
+        let mut full = job(1, &web, JobKind::Deploy, JobState::Succeeded, 100);
+        full.attempts = 1;
+        full.approval_phrase = Some("deploy openclaw on web".into());
+        full.approved_by = Some("approver".into());
+        full.approved_at = Some(t(110));
+        full.retry_of = Some(id("job", 99));
+        full.result = Some(serde_json::json!({ "version": "2026.1", "ok": true, "nested": [1, 2, { "x": null }] }));
+        full.output = Some("line one\nline two".into());
+        full.claimed_at = Some(t(120));
+        full.heartbeat_at = Some(t(130));
+        full.deadline_at = Some(t(120 + 900_000));
+        full.finished_at = Some(t(140));
+        full.reason = None;
+        let jobs = [
+            full.clone(),
+            job(2, &web, JobKind::HealthCheck, JobState::Queued, 200),
+            job(3, &api, JobKind::Logs, JobState::Queued, 300),
+            job(4, &db, JobKind::Restart, JobState::AwaitingApproval, 400),
+            job(5, &jump, JobKind::InventoryRefresh, JobState::Running, 500),
+            job(6, &web, JobKind::Logs, JobState::Failed, 600),
+        ];
+        for j in &jobs {
+            s.insert_job(j, draft("job.request", j.org_id.as_deref())).await.unwrap_or_else(|e| panic!("[{n}] insert job: {e}"));
+        }
+        assert_eq!(s.get_job(&full.id).await.expect("get"), Some(full.clone()), "[{n}] every field survives");
+        assert_eq!(s.get_job(&jobs[3].id).await.expect("get"), Some(jobs[3].clone()), "[{n}]");
+        assert_eq!(s.get_job("no-such-job").await.expect("get"), None, "[{n}]");
+
+        let before = audit_count(s).await;
+        let err = s.insert_job(&job(1, &web, JobKind::Logs, JobState::Queued, 1), draft("job.request", None)).await.expect_err("dup");
+        assert!(matches!(&err, Error::Conflict { field: Some(f), .. } if f == "id"), "[{n}] {err:?}");
+        let ghost = node(77, "ghost", None);
+        let err = s.insert_job(&job(7, &ghost, JobKind::Logs, JobState::Queued, 1), draft("job.request", None)).await.expect_err("no node");
+        assert_eq!(err.field(), Some("node_id"), "[{n}] {err:?}");
+        assert_eq!(audit_count(s).await, before, "[{n}]");
+
+        let list = |scope: Scope, filter: JobFilter, p: Page| async move { job_ids(&s.list_jobs(&scope, &filter, p).await.expect("list")) };
+        let ids = |ns: &[u32]| ns.iter().map(|k| id("job", *k)).collect::<Vec<_>>();
+        let none = JobFilter::default;
+        assert_eq!(list(Scope::All, none(), page(0, 50)).await, ids(&[6, 5, 4, 3, 2, 1]), "[{n}] newest first");
+        assert_eq!(list(Scope::All, none(), page(2, 3)).await, ids(&[4, 3, 2]), "[{n}] paged");
+        assert_eq!(list(Scope::Org(acme.id.clone()), none(), page(0, 50)).await, ids(&[6, 3, 2, 1]), "[{n}] org scope");
+        assert_eq!(list(Scope::Org(globex.id.clone()), none(), page(0, 50)).await, ids(&[4]), "[{n}]");
+        assert!(list(Scope::User(id("usr", 1)), none(), page(0, 50)).await.is_empty(), "[{n}] a user scope holds no jobs");
+        let on_web = JobFilter { node_id: Some(web.id.clone()), state: None };
+        assert_eq!(list(Scope::All, on_web.clone(), page(0, 50)).await, ids(&[6, 2, 1]), "[{n}] node filter");
+        assert!(list(Scope::Org(globex.id.clone()), on_web, page(0, 50)).await.is_empty(), "[{n}] a filter never widens the scope");
+        let queued = JobFilter { node_id: None, state: Some(JobState::Queued) };
+        assert_eq!(list(Scope::All, queued, page(0, 50)).await, ids(&[3, 2]), "[{n}] state filter");
+        let both = JobFilter { node_id: Some(web.id.clone()), state: Some(JobState::Queued) };
+        assert_eq!(list(Scope::Org(acme.id.clone()), both, page(0, 50)).await, ids(&[2]), "[{n}] filters combine");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn update_job_is_a_compare_and_set_on_the_stored_state() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let (acme, _) = fleet(s).await;
+        let web = node(1, "web", Some(&acme.id));
+        s.insert_node(&web, draft("node.create", None)).await.expect("node");
+        let waiting = job(1, &web, JobKind::Deploy, JobState::AwaitingApproval, 100);
+        s.insert_job(&waiting, draft("job.request", None)).await.expect("job");
+
+        let mut approved = waiting.clone();
+        approved.state = JobState::Queued;
+        approved.approved_by = Some("approver".into());
+        approved.approved_at = Some(t(200));
+        approved.reason = Some("Approved by approver.".into());
+        approved.updated_at = t(200);
+        let before = audit_count(s).await;
+        s.update_job(&approved, JobState::AwaitingApproval, draft("job.approve", None)).await.expect("approve");
+        assert_eq!(s.get_job(&waiting.id).await.expect("get"), Some(approved.clone()), "[{n}] every field written");
+        assert_eq!(audit_count(s).await, before + 1, "[{n}]");
+
+        // A second writer that still expects the old state loses, writes nothing, records nothing.
+        let mut cancelled = waiting.clone();
+        cancelled.state = JobState::Cancelled;
+        cancelled.reason = Some("Cancelled by someone.".into());
+        match s.update_job(&cancelled, JobState::AwaitingApproval, draft("job.cancel", None)).await {
+            Err(Error::Conflict { field, message }) => {
+                assert_eq!(field, None, "[{n}]");
+                assert!(message.contains("waiting for the agent"), "[{n}] names the current state: {message}");
+                for technical in ["UPDATE", "rows", "SQL", "state ="] {
+                    assert!(!message.contains(technical), "[{n}] plain English: {message}");
+                }
+            }
+            other => panic!("[{n}] expected a conflict, got {other:?}"),
+        }
+        assert_eq!(s.get_job(&waiting.id).await.expect("get"), Some(approved.clone()), "[{n}] nothing written");
+        assert_eq!(audit_count(s).await, before + 1, "[{n}] no audit record for a lost race");
+        assert!(audit_actions(s, "job.cancel").await.is_empty(), "[{n}]");
+
+        let err = s.update_job(&job(9, &web, JobKind::Logs, JobState::Queued, 1), JobState::Queued, draft("job.cancel", None)).await;
+        assert!(matches!(err, Err(Error::Conflict { .. })), "[{n}] a missing job is not in the expected state: {err:?}");
+        assert_eq!(audit_count(s).await, before + 1, "[{n}]");
+
+        // Concurrent compare-and-sets from the same state: exactly one wins.
+        let second = works_store::open(&b.url).await.expect("second store");
+        let stores = [b.store.clone(), second];
+        let mut tasks = Vec::new();
+        for task in 0..8usize {
+            let store = stores[task % 2].clone();
+            let mut next = approved.clone();
+            next.state = JobState::Cancelled;
+            next.reason = Some(format!("cancelled by task {task}"));
+            tasks.push(tokio::spawn(async move { store.update_job(&next, JobState::Queued, draft("job.cancel", None)).await }));
+        }
+        let mut won = 0;
+        for task in tasks {
+            match task.await.expect("task finished") {
+                Ok(()) => won += 1,
+                Err(Error::Conflict { .. }) => {}
+                Err(e) => panic!("[{n}] unexpected error: {e:?}"),
+            }
+        }
+        assert_eq!(won, 1, "[{n}] exactly one writer wins");
+        assert_eq!(audit_actions(s, "job.cancel").await.len(), 1, "[{n}] one audit record, of the winner");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_from_two_store_instances_take_every_job_exactly_once() {
+    for b in backends().await {
+        let n = b.name;
+        let (acme, _) = fleet(&*b.store).await;
+        let web = node(1, "web", Some(&acme.id));
+        b.store.insert_node(&web, draft("node.create", None)).await.expect("node");
+        let mut queued = BTreeSet::new();
+        for k in 0..40u32 {
+            let j = job(k, &web, JobKind::HealthCheck, JobState::Queued, i64::from(k));
+            b.store.insert_job(&j, draft("job.request", None)).await.expect("job");
+            queued.insert(j.id);
+        }
+        let audit_before = audit_count(&*b.store).await;
+
+        let second = works_store::open(&b.url).await.expect("second store");
+        let stores = [b.store.clone(), second];
+        let barrier = Arc::new(tokio::sync::Barrier::new(8));
+        let mut tasks = Vec::new();
+        for task in 0..8usize {
+            let store = stores[task % 2].clone();
+            let node_id = web.id.clone();
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let mut claimed = Vec::new();
+                let now = t(10_000 + i64::try_from(task).expect("small"));
+                while let Some(job) = store.claim_job(&node_id, now, draft("job.claim", None)).await.expect("claim") {
+                    claimed.push(job);
+                }
+                claimed
+            }));
+        }
+        let mut claimed = Vec::new();
+        for task in tasks {
+            claimed.extend(task.await.expect("task finished"));
+        }
+
+        let ids: Vec<String> = job_ids(&claimed);
+        let distinct: BTreeSet<String> = ids.iter().cloned().collect();
+        assert_eq!(ids.len(), 40, "[{n}] 40 claims in all, no job handed out twice");
+        assert_eq!(distinct, queued, "[{n}] every job claimed exactly once");
+        for j in &claimed {
+            assert_eq!((j.state, j.attempts), (JobState::Claimed, 1), "[{n}] {}", j.id);
+            let stored = b.store.get_job(&j.id).await.expect("get").expect("job");
+            assert_eq!(&stored, j, "[{n}] the answer is what was stored");
+        }
+        let claims = audit_actions(&*b.store, "job.claim").await;
+        assert_eq!(claims.len(), 40, "[{n}] one audit record per claim");
+        let audited: BTreeSet<String> = claims.iter().filter_map(|r| r.target_id.clone()).collect();
+        assert_eq!(audited, queued, "[{n}] each claim's record names its job");
+        assert_eq!(audit_count(&*b.store).await, audit_before + 40, "[{n}]");
+        assert!(verify_chain(&all_audit(&*b.store).await).intact, "[{n}]");
+    }
+}
+
+#[tokio::test]
+async fn a_claim_takes_the_oldest_queued_job_of_that_node_only() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let (acme, _) = fleet(s).await;
+        let web = node(1, "web", Some(&acme.id));
+        let other = node(2, "other", Some(&acme.id));
+        s.insert_node(&web, draft("node.create", None)).await.expect("node");
+        s.insert_node(&other, draft("node.create", None)).await.expect("node");
+        let mut retried = job(2, &web, JobKind::HealthCheck, JobState::Queued, 100);
+        retried.attempts = 1;
+        retried.reason = Some("queued again after a timeout".into());
+        let jobs = [
+            job(1, &web, JobKind::Logs, JobState::Queued, 300),
+            retried.clone(),
+            job(3, &web, JobKind::InventoryRefresh, JobState::Queued, 200),
+            job(4, &web, JobKind::Deploy, JobState::AwaitingApproval, 10),
+            job(5, &web, JobKind::Logs, JobState::Running, 20),
+            job(6, &web, JobKind::Logs, JobState::Requested, 30),
+            job(7, &web, JobKind::Logs, JobState::Cancelled, 40),
+            job(8, &other, JobKind::Logs, JobState::Queued, 0),
+        ];
+        for j in &jobs {
+            s.insert_job(j, draft("job.request", None)).await.expect("job");
+        }
+
+        let before = audit_count(s).await;
+        let now = t(50_000);
+        let mut d = draft("job.claim", Some(&acme.id));
+        d.at = now;
+        let got = s.claim_job(&web.id, now, d).await.expect("claim").expect("a queued job");
+        assert_eq!(got.id, retried.id, "[{n}] the oldest queued job of the node");
+        let mut expected = retried.clone();
+        expected.state = JobState::Claimed;
+        expected.attempts = 2;
+        expected.claimed_at = Some(now);
+        expected.heartbeat_at = Some(now);
+        expected.deadline_at = Some(now + Duration::seconds(60));
+        expected.reason = None;
+        expected.updated_at = now;
+        assert_eq!(got, expected, "[{n}]");
+        assert_eq!(s.get_job(&got.id).await.expect("get"), Some(expected), "[{n}]");
+        let record = all_audit(s).await.pop().expect("record");
+        assert_eq!((record.action.as_str(), record.target_id.as_deref()), ("job.claim", Some(got.id.as_str())), "[{n}]");
+        assert_eq!(record.org_id.as_deref(), Some(acme.id.as_str()), "[{n}] the rest of the draft is kept");
+        assert_eq!(audit_count(s).await, before + 1, "[{n}]");
+
+        let second = s.claim_job(&web.id, now, draft("job.claim", None)).await.expect("claim").expect("job");
+        assert_eq!(second.id, id("job", 3), "[{n}]");
+        assert_eq!(second.deadline_at, Some(now + Duration::seconds(120)), "[{n}] its own timeout");
+        let third = s.claim_job(&web.id, now, draft("job.claim", None)).await.expect("claim").expect("job");
+        assert_eq!(third.id, id("job", 1), "[{n}]");
+        assert_eq!(s.claim_job(&web.id, now, draft("job.claim", None)).await.expect("claim"), None, "[{n}] nothing else is queued");
+        assert_eq!(audit_count(s).await, before + 3, "[{n}] an empty claim records nothing");
+        for k in [4, 5, 6, 7] {
+            let untouched = s.get_job(&id("job", k)).await.expect("get").expect("job");
+            assert_eq!(untouched, jobs[usize::try_from(k - 1).expect("small")], "[{n}] job {k} is not queued and stays as it was");
+        }
+        assert_eq!(s.get_job(&id("job", 8)).await.expect("get").expect("job").state, JobState::Queued, "[{n}] another node's job");
+        assert_eq!(s.claim_job("no-such-node", now, draft("job.claim", None)).await.expect("claim"), None, "[{n}]");
+        let theirs = s.claim_job(&other.id, now, draft("job.claim", None)).await.expect("claim").expect("job");
+        assert_eq!(theirs.id, id("job", 8), "[{n}]");
+    }
+}
+
+#[tokio::test]
+async fn overdue_jobs_are_those_past_their_deadline_or_expiry() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let web = node(1, "web", None);
+        s.insert_node(&web, draft("node.create", None)).await.expect("node");
+        let now = t(1_000_000);
+        let with = |k: u32, state: JobState, created: i64, deadline: Option<i64>, expires: i64| {
+            let mut j = job(k, &web, JobKind::Logs, state, created);
+            j.deadline_at = deadline.map(t);
+            j.expires_at = t(expires);
+            j
+        };
+        let far = 10_000_000;
+        let jobs = [
+            with(1, JobState::Claimed, 60, Some(999_999), far),       // past its deadline
+            with(2, JobState::Running, 10, Some(1_000_000), far),     // deadline exactly now
+            with(3, JobState::Running, 20, Some(1_000_001), far),     // still within
+            with(4, JobState::Claimed, 30, None, far),                // no deadline
+            with(5, JobState::Queued, 50, None, 1_000_000),           // expired exactly now
+            with(6, JobState::Requested, 40, None, 5),                // long expired
+            with(7, JobState::AwaitingApproval, 70, None, 999_000),   // expired
+            with(8, JobState::AwaitingApproval, 80, None, 1_000_001), // not yet
+            with(9, JobState::Queued, 90, Some(1), far),              // a deadline does not apply to waiting work
+            with(10, JobState::Running, 95, Some(far), 1),            // expiry does not apply to running work
+            with(11, JobState::Succeeded, 1, Some(1), 1),
+            with(12, JobState::Failed, 2, Some(1), 1),
+            with(13, JobState::TimedOut, 3, Some(1), 1),
+            with(14, JobState::Cancelled, 4, Some(1), 1),
+        ];
+        for j in &jobs {
+            s.insert_job(j, draft("job.request", None)).await.expect("job");
+        }
+        let ids = |ns: &[u32]| ns.iter().map(|k| id("job", *k)).collect::<Vec<_>>();
+        assert_eq!(job_ids(&s.overdue_jobs(now, 100).await.expect("overdue")), ids(&[2, 6, 5, 1, 7]), "[{n}] oldest first");
+        assert_eq!(job_ids(&s.overdue_jobs(now, 2).await.expect("overdue")), ids(&[2, 6]), "[{n}] at most the limit");
+        assert_eq!(job_ids(&s.overdue_jobs(t(0), 100).await.expect("overdue")), Vec::<String>::new(), "[{n}]");
+        let full = s.overdue_jobs(now, 100).await.expect("overdue");
+        assert_eq!(full[3], jobs[0], "[{n}] whole jobs are returned");
+
+        // A heartbeat is recorded without an audit record; it does not move the deadline.
+        let before = audit_count(s).await;
+        s.job_heartbeat(&id("job", 3), t(999_000)).await.expect("heartbeat");
+        let beat = s.get_job(&id("job", 3)).await.expect("get").expect("job");
+        assert_eq!((beat.heartbeat_at, beat.deadline_at), (Some(t(999_000)), Some(t(1_000_001))), "[{n}]");
+        assert_eq!(audit_count(s).await, before, "[{n}]");
+        let err = s.job_heartbeat("no-such-job", t(1)).await;
+        assert!(matches!(err, Err(Error::NotFound { .. })), "[{n}] {err:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lease_is_held_by_one_holder_until_it_expires() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let ttl = Duration::seconds(30);
+        assert!(s.try_lease("recovery", "server-a", t(0), ttl).await.expect("lease"), "[{n}] a free lease is taken");
+        assert!(!s.try_lease("recovery", "server-b", t(1_000), ttl).await.expect("lease"), "[{n}] refused while valid");
+        assert!(!s.try_lease("recovery", "server-b", t(29_999), ttl).await.expect("lease"), "[{n}] refused until the end");
+        assert!(s.try_lease("other", "server-b", t(1_000), ttl).await.expect("lease"), "[{n}] leases are independent");
+
+        // The holder renews its own lease, which pushes the expiry on.
+        assert!(s.try_lease("recovery", "server-a", t(20_000), ttl).await.expect("lease"), "[{n}] renewal");
+        assert!(!s.try_lease("recovery", "server-b", t(30_000), ttl).await.expect("lease"), "[{n}] renewed until 50 s");
+        assert!(!s.try_lease("recovery", "server-b", t(49_999), ttl).await.expect("lease"), "[{n}]");
+
+        // Once expired, another holder takes it, and the first is refused.
+        assert!(s.try_lease("recovery", "server-b", t(50_000), ttl).await.expect("lease"), "[{n}] taken at expiry");
+        assert!(!s.try_lease("recovery", "server-a", t(50_001), ttl).await.expect("lease"), "[{n}] the old holder is refused");
+        assert!(s.try_lease("recovery", "server-b", t(60_000), ttl).await.expect("lease"), "[{n}] the new holder renews");
+        assert!(all_audit(s).await.is_empty(), "[{n}] leases are not audit records");
+
+        // Many contenders at once, on two store instances: exactly one holder.
+        let second = works_store::open(&b.url).await.expect("second store");
+        let stores = [b.store.clone(), second];
+        let barrier = Arc::new(tokio::sync::Barrier::new(8));
+        let mut tasks = Vec::new();
+        for task in 0..8usize {
+            let store = stores[task % 2].clone();
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                store.try_lease("contested", &format!("server-{task}"), t(0), Duration::seconds(30)).await.expect("lease")
+            }));
+        }
+        let mut holders = 0;
+        for task in tasks {
+            if task.await.expect("task finished") {
+                holders += 1;
+            }
+        }
+        assert_eq!(holders, 1, "[{n}] exactly one contender holds the lease");
+    }
 }
