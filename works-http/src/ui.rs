@@ -24,6 +24,8 @@ use crate::error::{add_error_headers, log_error, status_of};
 use crate::extract::{cookie, parse_urlencoded, FormBody, CSRF_COOKIE, SESSION_COOKIE};
 use crate::AppState;
 
+mod fleet;
+
 const STYLESHEET: &str = include_str!("../assets/style.css");
 const ICON: &str = include_str!("../assets/icon.svg");
 const PAGE_SIZE: u32 = 50;
@@ -44,6 +46,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/users/{id}/enable", post(user_enable))
         .route("/ui/users/{id}/reset-password", post(user_reset_password))
         .route("/ui/audit", get(audit_page))
+        .merge(fleet::routes())
 }
 
 // ---------------------------------------------------------------------------------
