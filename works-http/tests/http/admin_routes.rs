@@ -53,6 +53,17 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/tokens/{id}", &["delete"]),
         ("/api/v1/audit", &["get"]),
         ("/api/v1/audit/verify", &["get"]),
+        ("/api/v1/nodes", &["get", "post"]),
+        ("/api/v1/nodes/{id}", &["get", "patch"]),
+        ("/api/v1/nodes/{id}/retire", &["post"]),
+        ("/api/v1/nodes/{id}/enrollment-token", &["post"]),
+        ("/api/v1/nodes/{id}/revoke-agent", &["post"]),
+        ("/api/v1/nodes/{id}/containers", &["get"]),
+        ("/api/v1/jobs", &["get", "post"]),
+        ("/api/v1/jobs/{id}", &["get"]),
+        ("/api/v1/jobs/{id}/approve", &["post"]),
+        ("/api/v1/jobs/{id}/cancel", &["post"]),
+        ("/api/v1/jobs/{id}/retry", &["post"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {

@@ -10,4 +10,5 @@ mod admin_routes;
 mod bad_input;
 mod browser;
 mod browser_session;
+mod fleet;
 mod tenancy;
