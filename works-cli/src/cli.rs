@@ -61,6 +61,9 @@ pub enum Command {
     Token(TokenCommand),
     /// Read the audit log, newest first; `works audit verify` checks its hash chain
     Audit(AuditArgs),
+    /// The agent on a managed machine: enroll it, run it
+    #[command(subcommand)]
+    Agent(crate::agent::AgentCommand),
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +75,22 @@ pub struct ServeArgs {
     /// Mark session cookies Secure (set this when users reach the server over HTTPS)
     #[arg(long, env = "WORKS_SECURE_COOKIES")]
     pub secure_cookies: bool,
+
+    /// Seconds without a check-in after which a node shows as stale
+    #[arg(long, env = "WORKS_NODE_STALE_AFTER_SECS", value_name = "SECS", default_value_t = 90)]
+    pub node_stale_after_secs: u64,
+
+    /// Seconds without a check-in after which a node shows as offline
+    #[arg(long, env = "WORKS_NODE_OFFLINE_AFTER_SECS", value_name = "SECS", default_value_t = 300)]
+    pub node_offline_after_secs: u64,
+
+    /// Seconds agents are asked to wait between check-ins (before jitter)
+    #[arg(long, env = "WORKS_CHECKIN_INTERVAL_SECS", value_name = "SECS", default_value_t = 30)]
+    pub checkin_interval_secs: u64,
+
+    /// Seconds between recovery passes over overdue jobs
+    #[arg(long, env = "WORKS_RECOVERY_INTERVAL_SECS", value_name = "SECS", default_value_t = 15)]
+    pub recovery_interval_secs: u64,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod agent;
 mod cli;
 mod commands;
 mod connect;
@@ -63,7 +64,7 @@ fn init_logging(serving: bool) {
 
 fn main() -> ExitCode {
     let cli = cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)));
+    init_logging(matches!(cli.command, Command::Serve(_) | Command::Agent(agent::AgentCommand::Run { .. })));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -97,6 +98,7 @@ async fn run(cli: Cli) -> Result<String> {
         Command::Serve(args) => serve::run(&cli, args).await.map(|()| String::new()),
         Command::Login(args) => login(&cli, args).await,
         Command::Logout => logout(&cli).await,
+        Command::Agent(cmd) => agent::run(&cli, cmd).await,
         _ => {
             let api = connect::api(&cli).await?;
             let api: &dyn Api = api.as_ref();
@@ -106,7 +108,7 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::User(cmd) => commands::user(api, cmd, cli.json).await,
                 Command::Token(cmd) => commands::token(api, cmd, cli.json).await,
                 Command::Audit(args) => commands::audit(api, args, cli.json).await,
-                Command::Serve(_) | Command::Login(_) | Command::Logout => {
+                Command::Serve(_) | Command::Login(_) | Command::Logout | Command::Agent(_) => {
                     Err(Error::internal("This command was routed to the wrong place."))
                 }
             }

@@ -26,8 +26,10 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| Error::invalid("listen", format!("{listen} is not an address to listen on, such as 127.0.0.1:8080")))?;
 
+    let (core_config, recovery_every) = core_config(args)?;
     let url = connect::database_url(cli)?;
     let (works, outcome) = connect::open_works(&url).await?;
+    let works = works.with_config(core_config);
     if let Some(message) = connect::bootstrap_message(&outcome) {
         say(&message);
     }
@@ -43,16 +45,91 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
         secure_cookies: args.secure_cookies,
     };
     let backend = works.store().backend();
+
+    // Work left overdue while no server ran is settled before anything else happens;
+    // then a monitor keeps doing so (one leader among servers sharing the database).
+    match works.recover().await {
+        Ok(r) if !r.requeued.is_empty() || !r.timed_out.is_empty() => {
+            tracing::info!(requeued = r.requeued.len(), timed_out = r.timed_out.len(), "recovered overdue jobs at start")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "recovery at start failed; the monitor will try again"),
+    }
+    let (stop_monitor, monitor_stopped) = tokio::sync::oneshot::channel::<()>();
+    let monitor = {
+        let works = works.clone();
+        let holder = monitor_holder();
+        tokio::spawn(async move {
+            works
+                .recovery_monitor(holder, recovery_every, async {
+                    let _ = monitor_stopped.await;
+                })
+                .await
+        })
+    };
     let app = works_http::router(works, config);
 
     say(&format!("Anthropy Works is running at http://{bound} — sign in as {}", works_core::auth::FIRST_ADMIN));
     tracing::info!(address = %bound, database = backend, "serving");
 
-    works_http::serve_until(listener, app, shutdown_signal())
+    let served = works_http::serve_until(listener, app, shutdown_signal())
         .await
-        .map_err(|e| Error::internal(format!("The server stopped unexpectedly: {e}")))?;
+        .map_err(|e| Error::internal(format!("The server stopped unexpectedly: {e}")));
+    let _ = stop_monitor.send(());
+    if tokio::time::timeout(std::time::Duration::from_secs(10), monitor).await.is_err() {
+        tracing::warn!("the recovery monitor did not stop within 10 seconds");
+    }
+    served?;
     say("Anthropy Works stopped.");
     Ok(())
+}
+
+/// The core's settings from the serve options, and how often recovery runs.
+fn core_config(args: &ServeArgs) -> Result<(works_core::CoreConfig, std::time::Duration)> {
+    if args.node_stale_after_secs == 0 {
+        return Err(Error::invalid("node_stale_after_secs", "must be at least 1"));
+    }
+    if args.node_offline_after_secs <= args.node_stale_after_secs {
+        return Err(Error::invalid(
+            "node_offline_after_secs",
+            format!("must be more than the stale threshold ({} seconds)", args.node_stale_after_secs),
+        ));
+    }
+    if args.checkin_interval_secs == 0 || args.checkin_interval_secs > 3600 {
+        return Err(Error::invalid("checkin_interval_secs", "must be from 1 to 3600"));
+    }
+    if args.checkin_interval_secs >= args.node_stale_after_secs {
+        tracing::warn!(
+            checkin_interval_secs = args.checkin_interval_secs,
+            node_stale_after_secs = args.node_stale_after_secs,
+            "agents check in less often than the stale threshold: healthy nodes will show as stale"
+        );
+    }
+    if args.recovery_interval_secs == 0 || args.recovery_interval_secs > 3600 {
+        return Err(Error::invalid("recovery_interval_secs", "must be from 1 to 3600"));
+    }
+    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
+    let config = works_core::CoreConfig {
+        nodes: works_core::NodeThresholds {
+            stale_after: secs(args.node_stale_after_secs),
+            offline_after: secs(args.node_offline_after_secs),
+        },
+        checkin_interval_secs: args.checkin_interval_secs,
+        ..Default::default()
+    };
+    Ok((config, std::time::Duration::from_secs(args.recovery_interval_secs)))
+}
+
+/// This server's name as the holder of the recovery lease: host, process and a random
+/// part, so that two servers (or a restarted one) never share it.
+fn monitor_holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "works".to_owned());
+    let random: String = works_core::secret::new_id().chars().rev().filter(char::is_ascii_hexdigit).take(8).collect();
+    format!("{host}-{}-{random}", std::process::id())
 }
 
 async fn shutdown_signal() {

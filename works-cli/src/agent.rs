@@ -1,0 +1,90 @@
+//! `works agent …`: the per-machine agent (the `works-agent` library), hosted by this
+//! binary.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use works_core::{Error, Result};
+
+use crate::cli::Cli;
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Enroll this machine as a node's agent with a one-time enrollment token
+    ///
+    /// Exchanges the token (from an admin: POST /api/v1/nodes/{id}/enrollment-token) for
+    /// the agent's own credential and writes it to DIR/agent.json, readable by its owner
+    /// only. Give the server with --server. An existing enrollment is replaced only with
+    /// --force.
+    Enroll {
+        /// The one-time enrollment token
+        #[arg(long, env = "WORKS_ENROLLMENT_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+        token: String,
+        /// Where the agent keeps its enrollment (created with mode 0700)
+        #[arg(long, env = "WORKS_AGENT_STATE_DIR", value_name = "DIR")]
+        state_dir: PathBuf,
+        /// Replace an existing enrollment in DIR
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the agent until Ctrl-C or SIGTERM
+    ///
+    /// Checks in with the server, reports health and the Docker containers, and runs the
+    /// node's approved jobs. The Docker engine is found at WORKS_DOCKER_HOST, else
+    /// DOCKER_HOST, else unix:///var/run/docker.sock. Logs go to standard error;
+    /// WORKS_LOG (for example `debug`) sets how much.
+    Run {
+        /// Where the agent keeps its enrollment
+        #[arg(long, env = "WORKS_AGENT_STATE_DIR", value_name = "DIR")]
+        state_dir: PathBuf,
+    },
+}
+
+/// Runs an agent command and returns what to print on standard output.
+pub async fn run(cli: &Cli, command: &AgentCommand) -> Result<String> {
+    if cli.database.is_some() {
+        return Err(Error::invalid("database", "does not apply to works agent: the agent talks to a server (--server)"));
+    }
+    match command {
+        AgentCommand::Enroll { token, state_dir, force } => {
+            let server = cli.server.as_deref().ok_or_else(|| {
+                Error::invalid("server", "is needed: give the server's address with --server or WORKS_SERVER")
+            })?;
+            let done = works_agent::enroll(server, token, state_dir, *force).await?;
+            if cli.json {
+                return output::json(&serde_json::json!({
+                    "server": done.server,
+                    "node_id": done.node_id,
+                    "state_file": done.path,
+                }));
+            }
+            Ok(format!(
+                "Enrolled this machine as the agent of node {} at {}.\nThe credential is in {} (readable by its owner only).\nStart the agent with: works agent run --state-dir {}\n",
+                done.node_id,
+                done.server,
+                done.path.display(),
+                state_dir.display()
+            ))
+        }
+        AgentCommand::Run { state_dir } => {
+            if cli.server.is_some() {
+                return Err(Error::invalid(
+                    "server",
+                    "does not apply to works agent run: the agent talks to the server it enrolled with",
+                ));
+            }
+            let options = works_agent::RunOptions { docker_host: works_agent::docker_host_from_env() };
+            let stop = works_agent::CancellationToken::new();
+            let on_signal = stop.clone();
+            let signals = tokio::spawn(async move {
+                works_agent::stop_signal().await;
+                tracing::info!("stopping the agent");
+                on_signal.cancel();
+            });
+            let result = works_agent::run(state_dir, options, stop).await;
+            signals.abort();
+            result.map(|()| "The agent stopped.\n".to_owned())
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The agent API under `/api/v1/agent`: what a node's agent calls. Enrollment takes a
+//! one-time token; every other route takes only the agent's own credential
+//! (`Authorization: Bearer wka_…`) — never a person's session or API token, as the
+//! person-facing routes never take an agent credential. Each handler is one call into
+//! the core, which decides which jobs an agent may reach.
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+use works_core::{AgentCredential, AgentIdentity, CheckIn, CheckInReply, EnrollRequest, Error, Job, JobReport};
+
+use crate::api::CommonErrors;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{credential, Credential, Id, Json, Query};
+use crate::AppState;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// The largest check-in accepted: a full inventory of many containers fits.
+pub const CHECKIN_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/agent/enroll", post(agent_enroll))
+        .route("/api/v1/agent/checkin", post(agent_checkin).layer(DefaultBodyLimit::max(CHECKIN_BODY_LIMIT)))
+        .route("/api/v1/agent/jobs/claim", post(agent_claim))
+        .route("/api/v1/agent/jobs/{id}/start", post(agent_job_start))
+        .route("/api/v1/agent/jobs/{id}/heartbeat", post(agent_job_heartbeat))
+        .route("/api/v1/agent/jobs/{id}/complete", post(agent_job_complete))
+}
+
+struct AgentAuth;
+
+impl Modify for AgentAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "agent",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A node's agent credential (`wka_…`) from /api/v1/agent/enroll. Accepted only by the agent routes.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The part of the OpenAPI document about the agent API, merged into the whole.
+#[derive(OpenApi)]
+#[openapi(
+    paths(agent_enroll, agent_checkin, agent_claim, agent_job_start, agent_job_heartbeat, agent_job_complete),
+    components(schemas(EnrollRequest, AgentCredential, CheckIn, CheckInReply, JobReport)),
+    modifiers(&AgentAuth),
+    tags((name = "agent", description = "What a node's agent calls: enrollment, check-in, and its node's jobs")),
+)]
+pub(crate) struct AgentDoc;
+
+/// The agent of a node, authenticated by its own credential.
+#[derive(Debug, Clone)]
+pub struct AgentCaller(pub AgentIdentity);
+
+impl FromRequestParts<AppState> for AgentCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match credential(&parts.headers) {
+            Credential::Bearer(secret) => Ok(AgentCaller(state.works.authenticate_agent(secret).await?)),
+            Credential::Cookie(_) | Credential::Malformed | Credential::None => Err(Error::unauthenticated(
+                "The agent routes take only an agent credential, sent as `Authorization: Bearer wka_…`.",
+            )
+            .into()),
+        }
+    }
+}
+
+/// How long a claim may wait for work.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClaimQuery {
+    /// Seconds to wait for work when none is queued (0 to 30, default 0).
+    pub wait_secs: Option<u64>,
+}
+
+/// Exchanges a one-time enrollment token for the agent's own credential, shown once.
+/// A used, expired or unknown token is refused (401) and recorded.
+#[utoipa::path(
+    post, path = "/api/v1/agent/enroll", tag = "agent",
+    request_body = EnrollRequest,
+    responses(
+        (status = 200, description = "Enrolled: keep `credential` with mode 0600", body = AgentCredential),
+        (status = 400, description = "A field is missing or malformed", body = ErrorBody),
+        (status = 401, description = "The token is unknown, expired or already used", body = ErrorBody),
+    )
+)]
+pub(crate) async fn agent_enroll(State(s): State<AppState>, Json(input): Json<EnrollRequest>) -> ApiResult<AgentCredential> {
+    Ok(Json(s.works.agent_enroll(input).await?))
+}
+
+/// Reports the node's health and, when it changed, its full container inventory.
+/// Bodies up to 4 MiB are accepted.
+#[utoipa::path(
+    post, path = "/api/v1/agent/checkin", tag = "agent",
+    request_body = CheckIn,
+    responses((status = 200, description = "Recorded; check in again after `next_checkin_secs`", body = CheckInReply), CommonErrors),
+    security(("agent" = []))
+)]
+pub(crate) async fn agent_checkin(
+    State(s): State<AppState>,
+    AgentCaller(agent): AgentCaller,
+    Json(input): Json<CheckIn>,
+) -> ApiResult<CheckInReply> {
+    Ok(Json(s.works.agent_checkin(&agent, input).await?))
+}
+
+/// Claims the oldest queued job of the agent's own node, waiting up to `wait_secs` for
+/// one to arrive. 204 when none came.
+#[utoipa::path(
+    post, path = "/api/v1/agent/jobs/claim", tag = "agent",
+    params(ClaimQuery),
+    responses(
+        (status = 200, description = "A job, now claimed by this agent", body = Job),
+        (status = 204, description = "No work for this node"),
+        CommonErrors
+    ),
+    security(("agent" = []))
+)]
+pub(crate) async fn agent_claim(
+    State(s): State<AppState>,
+    AgentCaller(agent): AgentCaller,
+    Query(q): Query<ClaimQuery>,
+) -> Result<Response, ApiError> {
+    let wait = std::time::Duration::from_secs(q.wait_secs.unwrap_or(0));
+    Ok(match s.works.agent_claim(&agent, wait).await? {
+        Some(job) => Json(job).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// The agent starts a job it claimed.
+#[utoipa::path(
+    post, path = "/api/v1/agent/jobs/{id}/start", tag = "agent",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "Running", body = Job), CommonErrors),
+    security(("agent" = []))
+)]
+pub(crate) async fn agent_job_start(State(s): State<AppState>, AgentCaller(agent): AgentCaller, Id(id): Id) -> ApiResult<Job> {
+    Ok(Json(s.works.agent_job_start(&agent, &id).await?))
+}
+
+/// The agent is still working on the job. 409 means the job was cancelled or timed
+/// out: stop working on it.
+#[utoipa::path(
+    post, path = "/api/v1/agent/jobs/{id}/heartbeat", tag = "agent",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "Keep going", body = Job), CommonErrors),
+    security(("agent" = []))
+)]
+pub(crate) async fn agent_job_heartbeat(State(s): State<AppState>, AgentCaller(agent): AgentCaller, Id(id): Id) -> ApiResult<Job> {
+    Ok(Json(s.works.agent_job_heartbeat(&agent, &id).await?))
+}
+
+/// The agent reports how the job ended. Output is redacted before it is stored.
+#[utoipa::path(
+    post, path = "/api/v1/agent/jobs/{id}/complete", tag = "agent",
+    params(("id" = String, Path, description = "Job id")),
+    request_body = JobReport,
+    responses((status = 200, description = "Recorded", body = Job), CommonErrors),
+    security(("agent" = []))
+)]
+pub(crate) async fn agent_job_complete(
+    State(s): State<AppState>,
+    AgentCaller(agent): AgentCaller,
+    Id(id): Id,
+    Json(report): Json<JobReport>,
+) -> ApiResult<Job> {
+    Ok(Json(s.works.agent_job_complete(&agent, &id, report).await?))
+}
