@@ -61,6 +61,12 @@ pub enum Command {
     Token(TokenCommand),
     /// Read the audit log, newest first; `works audit verify` checks its hash chain
     Audit(AuditArgs),
+    /// Machines the MSP manages: add, list, enroll their agents, see their containers
+    #[command(subcommand)]
+    Node(crate::fleet::NodeCommand),
+    /// Work on nodes: request, approve by phrase, cancel, retry
+    #[command(subcommand)]
+    Job(crate::fleet::JobCommand),
     /// The agent on a managed machine: enroll it, run it
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),

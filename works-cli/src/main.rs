@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod connect;
 mod credentials;
+mod fleet;
 mod output;
 mod secrets;
 mod serve;
@@ -108,6 +109,8 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::User(cmd) => commands::user(api, cmd, cli.json).await,
                 Command::Token(cmd) => commands::token(api, cmd, cli.json).await,
                 Command::Audit(args) => commands::audit(api, args, cli.json).await,
+                Command::Node(cmd) => fleet::node(api, cmd, cli.json, cli.server.as_deref()).await,
+                Command::Job(cmd) => fleet::job(api, cmd, cli.json).await,
                 Command::Serve(_) | Command::Login(_) | Command::Logout | Command::Agent(_) => {
                     Err(Error::internal("This command was routed to the wrong place."))
                 }
