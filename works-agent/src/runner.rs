@@ -102,11 +102,11 @@ impl Agent {
     /// The server no longer accepts the credential: stop everything, say why.
     fn cut_off(&self, e: &Error) {
         let message = format!(
-            "The server at {} refused this agent's credential ({e}). The credential was revoked or the node was retired, so the agent stopped. To run it again, enroll it anew with `works agent enroll --force`.",
+            "The server at {} refused this agent's credential: it was revoked, or the node was retired. The agent stopped. To run it again, ask an admin for a new enrollment token and run `works agent enroll --force`.",
             self.client.server()
         );
         if self.refused.set(Error::unauthenticated(message)).is_ok() {
-            tracing::error!("the server refused the agent credential; stopping");
+            tracing::error!(answer = %e, "the server refused the agent credential; stopping");
         }
         self.halt.cancel();
     }

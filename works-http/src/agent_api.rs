@@ -4,6 +4,9 @@
 //! person-facing routes never take an agent credential. Each handler is one call into
 //! the core, which decides which jobs an agent may reach.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -24,6 +27,17 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 
 /// The largest check-in accepted: a full inventory of many containers fits.
 pub const CHECKIN_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Set when the process stops serving: claims still waiting for work answer "no work"
+/// at the end of their current slice instead of holding the shutdown up.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+/// The longest a claim waits before checking whether the server is stopping.
+const CLAIM_SLICE: Duration = Duration::from_secs(1);
+
+/// Ends the long polls of agents waiting for work (the server is stopping).
+pub(crate) fn end_long_polls() {
+    STOPPING.store(true, Ordering::SeqCst);
+}
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -84,6 +98,7 @@ impl FromRequestParts<AppState> for AgentCaller {
 
 /// How long a claim may wait for work.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClaimQuery {
     /// Seconds to wait for work when none is queued (0 to 30, default 0).
@@ -138,11 +153,19 @@ pub(crate) async fn agent_claim(
     AgentCaller(agent): AgentCaller,
     Query(q): Query<ClaimQuery>,
 ) -> Result<Response, ApiError> {
-    let wait = std::time::Duration::from_secs(q.wait_secs.unwrap_or(0));
-    Ok(match s.works.agent_claim(&agent, wait).await? {
-        Some(job) => Json(job).into_response(),
-        None => StatusCode::NO_CONTENT.into_response(),
-    })
+    // The wait goes in slices so that a stopping server answers within a second; each
+    // slice is a whole claim, never abandoned half-way.
+    let wait = q.wait_secs.unwrap_or(0).min(works_core::agent::MAX_CLAIM_WAIT_SECS);
+    let until = tokio::time::Instant::now() + Duration::from_secs(wait);
+    loop {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if let Some(job) = s.works.agent_claim(&agent, left.min(CLAIM_SLICE)).await? {
+            return Ok(Json(job).into_response());
+        }
+        if left <= CLAIM_SLICE || STOPPING.load(Ordering::SeqCst) {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    }
 }
 
 /// The agent starts a job it claimed.

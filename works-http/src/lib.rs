@@ -99,12 +99,16 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes the requests
-/// in flight.
+/// in flight (agents waiting for work are answered "no work" within a second).
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let shutdown = async move {
+        shutdown.await;
+        agent_api::end_long_polls();
+    };
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }
 
