@@ -64,6 +64,12 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/jobs/{id}/approve", &["post"]),
         ("/api/v1/jobs/{id}/cancel", &["post"]),
         ("/api/v1/jobs/{id}/retry", &["post"]),
+        ("/api/v1/agent/enroll", &["post"]),
+        ("/api/v1/agent/checkin", &["post"]),
+        ("/api/v1/agent/jobs/claim", &["post"]),
+        ("/api/v1/agent/jobs/{id}/start", &["post"]),
+        ("/api/v1/agent/jobs/{id}/heartbeat", &["post"]),
+        ("/api/v1/agent/jobs/{id}/complete", &["post"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {
