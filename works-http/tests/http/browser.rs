@@ -16,7 +16,7 @@ use serde_json::json;
 use works_core::{OrgQuery, Role};
 use works_testkit::{TestServer, ADMIN_PASSWORD};
 
-fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").map(|v| !v.is_empty() && v != "0" && v != "false").unwrap_or(false)
 }
 
@@ -25,7 +25,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
-fn chromedriver() -> Option<PathBuf> {
+pub(crate) fn chromedriver() -> Option<PathBuf> {
     match std::env::var_os("CHROMEDRIVER") {
         Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
         _ => find_on_path("chromedriver"),
@@ -33,13 +33,13 @@ fn chromedriver() -> Option<PathBuf> {
 }
 
 /// A running chromedriver, stopped when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: tokio::process::Child,
     url: String,
 }
 
 impl Driver {
-    async fn start(binary: &PathBuf) -> Driver {
+    pub(crate) async fn start(binary: &PathBuf) -> Driver {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
@@ -68,7 +68,7 @@ impl Drop for Driver {
     }
 }
 
-async fn connect(driver: &Driver, profile: &std::path::Path) -> Client {
+pub(crate) async fn connect(driver: &Driver, profile: &std::path::Path) -> Client {
     let mut args = vec![
         "--headless".to_owned(),
         "--no-sandbox".to_owned(),
@@ -102,13 +102,13 @@ async fn connect(driver: &Driver, profile: &std::path::Path) -> Client {
         .unwrap_or_else(|e| panic!("could not start a Chromium session through chromedriver: {e}"))
 }
 
-struct Shots {
+pub(crate) struct Shots {
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
 
 impl Shots {
-    fn new() -> Shots {
+    pub(crate) fn new() -> Shots {
         match std::env::var_os("WORKS_SCREENSHOT_DIR") {
             Some(d) => {
                 let dir = PathBuf::from(d);
@@ -122,7 +122,7 @@ impl Shots {
         }
     }
 
-    async fn take(&self, c: &Client, name: &str) {
+    pub(crate) async fn take(&self, c: &Client, name: &str) {
         let png = c.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
         let path = self.dir.join(format!("{name}.png"));
@@ -139,7 +139,7 @@ async fn path_of(c: &Client) -> String {
     }
 }
 
-async fn wait_for_path(c: &Client, prefix: &str) {
+pub(crate) async fn wait_for_path(c: &Client, prefix: &str) {
     for _ in 0..100 {
         if path_of(c).await.starts_with(prefix) {
             return;
@@ -149,7 +149,7 @@ async fn wait_for_path(c: &Client, prefix: &str) {
     panic!("the browser did not reach {prefix}; it is at {}", path_of(c).await);
 }
 
-async fn text_of(c: &Client, css: &str) -> String {
+pub(crate) async fn text_of(c: &Client, css: &str) -> String {
     c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
 

@@ -1,5 +1,6 @@
 //! Nodes and jobs over HTTP: the routes, tenancy, bad input, approval, and the pages.
 
+mod browser;
 mod input_and_approval;
 mod routes;
 mod tenancy;
