@@ -46,7 +46,7 @@ fn inventory() -> Vec<Container> {
     vec![Container {
         id: "c".repeat(64),
         name: "openclaw-gateway".into(),
-        image: "ghcr.io/openclaw/openclaw:2026.1".into(),
+        image: "openclaw/openclaw:2026.1".into(),
         state: "running".into(),
         health: Some("healthy".into()),
         labels: BTreeMap::from([("works.managed".to_owned(), "true".to_owned()), ("<b>".to_owned(), "$(x)".to_owned())]),

@@ -38,7 +38,7 @@ async fn nodes_and_jobs_in_chromium() {
         &s,
         &agent,
         vec![
-            container("openclaw-gateway", "ghcr.io/openclaw/openclaw:2026.1", &[("works.managed", "true"), ("works.bundle", "openclaw")]),
+            container("openclaw-gateway", "openclaw/openclaw:2026.1", &[("works.managed", "true"), ("works.bundle", "openclaw")]),
             container(
                 "<script>window.pwned=1</script>",
                 "evil:1\"><img src=x onerror=\"window.pwned=2\">",

@@ -48,7 +48,7 @@ async fn nodes_from_create_to_retire(s: &TestServer) {
     // An agent checks in with two containers: the node is online with them.
     let (agent, credential) = enroll_agent_with_credential(s, &web_id).await;
     let inventory = vec![
-        container("openclaw-gateway", "ghcr.io/openclaw/openclaw:2026.1", &[("works.managed", "true")]),
+        container("openclaw-gateway", "openclaw/openclaw:2026.1", &[("works.managed", "true")]),
         container("postgres", "postgres:16", &[]),
     ];
     check_in(s, &agent, inventory.clone()).await;

@@ -130,7 +130,7 @@ async fn the_pages_drive_nodes_and_jobs(s: &TestServer) {
     assert!(!html.contains(&token), "the token is not shown again");
     let cred = s.works.agent_enroll(EnrollRequest { token, hostname: None, agent_version: None }).await.unwrap();
     let agent = s.works.authenticate_agent(&cred.credential).await.unwrap();
-    check_in(s, &agent, vec![container("openclaw-gateway", "ghcr.io/openclaw/openclaw:2026.1", &[])]).await;
+    check_in(s, &agent, vec![container("openclaw-gateway", "openclaw/openclaw:2026.1", &[])]).await;
     let (_, html) = page(s, &b, &format!("/ui/nodes/{node_id}")).await;
     for text in ["Online", "openclaw-gateway", "Reachable, version 26.1.5", "3 days, 2 hours", "1.0 GB free of 4.0 GB", "0.1.0-test"] {
         assert!(html.contains(text), "{text} is missing: {html}");
