@@ -155,6 +155,7 @@ pub struct Node {
 fn ago(d: Duration) -> String {
     let s = d.num_seconds().max(0);
     match s {
+        1 => "1 second ago".to_owned(),
         0..=119 => format!("{s} seconds ago"),
         120..=7199 => format!("{} minutes ago", s / 60),
         7200..=172_799 => format!("{} hours ago", s / 3600),
@@ -360,6 +361,15 @@ mod tests {
         assert_eq!(t.status(Some(now - Duration::seconds(30)), now), NodeStatus::Online);
         assert_eq!(t.status(Some(now - Duration::seconds(91)), now), NodeStatus::Stale);
         assert_eq!(t.status(Some(now - Duration::minutes(6)), now), NodeStatus::Offline);
+    }
+
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(ago(Duration::seconds(1)), "1 second ago");
+        assert_eq!(ago(Duration::seconds(5)), "5 seconds ago");
+        assert_eq!(ago(Duration::minutes(10)), "10 minutes ago");
+        assert_eq!(ago(Duration::hours(3)), "3 hours ago");
+        assert_eq!(ago(Duration::days(4)), "4 days ago");
     }
 
     #[test]
