@@ -3,7 +3,6 @@
 //! met with exponential back-off; a refused credential stops the agent.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -38,8 +37,6 @@ pub struct Agent {
     node_id: String,
     /// The digest of the inventory the server last accepted.
     sent_inventory: Mutex<Option<[u8; 32]>>,
-    /// Seconds between check-ins, as the server last asked.
-    interval_secs: AtomicU64,
     /// Ends both loops: the stop signal, or a refused credential.
     halt: CancellationToken,
     /// Why the agent was cut off, when it was.
@@ -67,7 +64,6 @@ impl Agent {
             engine: Engine::new(docker_host)?,
             node_id,
             sent_inventory: Mutex::new(None),
-            interval_secs: AtomicU64::new(30),
             halt: shutdown.child_token(),
             refused: OnceLock::new(),
         })
@@ -140,12 +136,25 @@ impl Agent {
             }
         };
         let count = containers.as_ref().map(Vec::len);
-        let reply = self.client.checkin(&CheckIn { health, containers }).await?;
-        if digest.is_some() {
-            *sent = digest;
+        let sending_inventory = containers.is_some();
+        let mut input = CheckIn { health, containers };
+        match self.client.checkin(&input).await {
+            Ok(reply) => {
+                if digest.is_some() {
+                    *sent = digest;
+                }
+                Ok((reply, count))
+            }
+            // An inventory the server will not take (too many containers, too large):
+            // the health still goes through, and the inventory is tried again next time.
+            Err(Error::InvalidInput { field, problem }) if sending_inventory && (field == "containers" || field == "body") => {
+                tracing::warn!(field = %field, problem = %problem, "the server refused the container inventory; checking in without it");
+                input.containers = None;
+                let reply = self.client.checkin(&input).await?;
+                Ok((reply, None))
+            }
+            Err(e) => Err(e),
         }
-        self.interval_secs.store(reply.next_checkin_secs.max(1), Ordering::Relaxed);
-        Ok((reply, count))
     }
 
     async fn checkin_loop(self: Arc<Self>) {

@@ -43,9 +43,6 @@ pub enum AgentCommand {
 
 /// Runs an agent command and returns what to print on standard output.
 pub async fn run(cli: &Cli, command: &AgentCommand) -> Result<String> {
-    if cli.database.is_some() {
-        return Err(Error::invalid("database", "does not apply to works agent: the agent talks to a server (--server)"));
-    }
     match command {
         AgentCommand::Enroll { token, state_dir, force } => {
             let server = cli.server.as_deref().ok_or_else(|| {
@@ -68,11 +65,24 @@ pub async fn run(cli: &Cli, command: &AgentCommand) -> Result<String> {
             ))
         }
         AgentCommand::Run { state_dir } => {
-            if cli.server.is_some() {
-                return Err(Error::invalid(
-                    "server",
-                    "does not apply to works agent run: the agent talks to the server it enrolled with",
-                ));
+            // The agent talks to the server it enrolled with; a different --server (or
+            // WORKS_SERVER) is a mistake worth saying, the same one is fine.
+            if let Some(asked) = &cli.server {
+                let enrolled = works_agent::state::load(state_dir)?;
+                let same = match (works_client::parse_base_url(asked), works_client::parse_base_url(&enrolled.server)) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => false,
+                };
+                if !same {
+                    return Err(Error::invalid(
+                        "server",
+                        format!(
+                            "this agent is enrolled with {}, not {}; to move it, enroll it again with --force",
+                            enrolled.server,
+                            asked.trim()
+                        ),
+                    ));
+                }
             }
             let options = works_agent::RunOptions { docker_host: works_agent::docker_host_from_env() };
             let stop = works_agent::CancellationToken::new();

@@ -188,7 +188,8 @@ async fn an_agent_enrolls_checks_in_runs_jobs_goes_quiet_and_is_cut_off() {
     assert_eq!(node.status, NodeStatus::Offline);
 
     // Containers the agent must report, named and labelled with markup and shell syntax.
-    let run_id = format!("{:x}", std::process::id() as u64 * 7919 + Instant::now().elapsed().subsec_nanos() as u64);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let run_id = format!("{:x}", nanos ^ u128::from(std::process::id()));
     let mut containers = Containers { host: docker_host.clone(), names: Vec::new() };
     let web = format!("works-e2e-{run_id}-web");
     let worker = format!("works-e2e-{run_id}-worker.1");
