@@ -18,6 +18,8 @@ use crate::state;
 
 /// How long one claim waits on the server for work.
 pub const CLAIM_WAIT: Duration = Duration::from_secs(20);
+/// The least time between two claims that found no work.
+pub const MIN_CLAIM_SPACING: Duration = Duration::from_secs(1);
 /// How often a running job is reported alive.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 /// How long a job in progress may still take once the agent is asked to stop.
@@ -192,6 +194,7 @@ impl Agent {
             if self.halt.is_cancelled() {
                 return;
             }
+            let asked = tokio::time::Instant::now();
             let claimed = tokio::select! {
                 _ = self.halt.cancelled() => return,
                 r = self.client.claim(CLAIM_WAIT) => r,
@@ -201,7 +204,15 @@ impl Agent {
                     backoff.reset();
                     self.handle_with_grace(job).await;
                 }
-                Ok(None) => backoff.reset(),
+                Ok(None) => {
+                    backoff.reset();
+                    // A server that answers "no work" at once (it is stopping, or does
+                    // not hold claims open) is not asked again more than once a second.
+                    let quick = MIN_CLAIM_SPACING.saturating_sub(asked.elapsed());
+                    if !quick.is_zero() && self.pause(quick).await {
+                        return;
+                    }
+                }
                 Err(e @ Error::Unauthenticated { .. }) => {
                     self.cut_off(&e);
                     return;

@@ -414,3 +414,148 @@ async fn an_agent_enrolls_checks_in_runs_jobs_goes_quiet_and_is_cut_off() {
     let (status, _) = server.stop();
     assert!(status.success());
 }
+
+/// An agent speaking HTTP directly, to hold jobs claimed across a server's death.
+struct RawAgent {
+    http: reqwest::Client,
+    credential: String,
+}
+
+impl RawAgent {
+    async fn post(&self, url: String, body: Option<Value>) -> reqwest::Response {
+        let mut request = self.http.post(url).bearer_auth(&self.credential);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    async fn claim(&self, server: &str) -> Option<works_core::Job> {
+        let r = self.post(format!("{server}/api/v1/agent/jobs/claim?wait_secs=1"), None).await;
+        match r.status().as_u16() {
+            204 => None,
+            200 => Some(r.json().await.expect("a job")),
+            other => panic!("claim answered {other}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_job_loses_nothing_and_reruns_no_risky_work() {
+    let env = Env::new();
+    let data = env.path("data");
+    let envs = [("WORKS_ADMIN_PASSWORD", ADMIN_PASSWORD), ("WORKS_RECOVERY_INTERVAL_SECS", "1")];
+    let mut first = Server::start(&env, &data, &envs);
+
+    let store = works_store::open(&works_store::sqlite_url_for_dir(&data)).await.expect("open the server's database");
+    let works = Works::new(store);
+    let admin = works.local_actor("admin").await.expect("the admin");
+    let node = works.node_create(&admin, NewNode { name: "kill-node-01".into(), org_id: None }).await.expect("node");
+    let token = works.enrollment_token_create(&admin, &node.id).await.expect("token").token;
+    let http = reqwest::Client::new();
+    let cred: Value = http
+        .post(format!("{}/api/v1/agent/enroll", first.url))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let agent = RawAgent { http: http.clone(), credential: cred["credential"].as_str().expect("credential").to_owned() };
+
+    let request = |kind: JobKind, params: Value| {
+        let works = works.clone();
+        let admin = admin.clone();
+        let node_id = node.id.clone();
+        async move { works.job_request(&admin, NewJob { node_id, kind, params }).await.expect("request") }
+    };
+    let restart = request(JobKind::Restart, json!({})).await;
+    let phrase = restart.approval_phrase.clone().expect("phrase");
+    works.job_approve(&admin, &restart.id, works_core::ApproveJob { phrase }).await.expect("approve");
+    let logs = request(JobKind::Logs, json!({"container": "web"})).await;
+    let check = request(JobKind::HealthCheck, json!({})).await;
+
+    // The agent holds all three: two running, one only claimed.
+    let mut held = Vec::new();
+    while let Some(job) = agent.claim(&first.url).await {
+        held.push(job.id.clone());
+    }
+    held.sort();
+    let mut expected = vec![restart.id.clone(), logs.id.clone(), check.id.clone()];
+    expected.sort();
+    assert_eq!(held, expected);
+    for id in [&restart.id, &logs.id] {
+        let r = agent.post(format!("{}/api/v1/agent/jobs/{id}/start", first.url), None).await;
+        assert_eq!(r.status(), 200);
+    }
+
+    // SIGKILL: no chance to tidy up.
+    first.child.kill().expect("kill the server");
+    first.child.wait().expect("reap the server");
+
+    // While it is down: nothing was lost; two of the jobs are made overdue.
+    for (id, state) in [(&restart.id, JobState::Running), (&logs.id, JobState::Running), (&check.id, JobState::Claimed)] {
+        let job = works.job_get(&admin, id).await.expect("the job survived");
+        assert_eq!((job.state, job.attempts), (state, 1), "{job:?}");
+    }
+    for id in [&restart.id, &check.id] {
+        let mut job = works.job_get(&admin, id).await.unwrap();
+        let before = job.state;
+        job.deadline_at = Some(chrono::Utc::now() - chrono::Duration::seconds(5));
+        let draft = works_core::AuditDraft {
+            at: chrono::Utc::now(),
+            actor_id: "test".into(),
+            actor_name: "test".into(),
+            org_id: None,
+            action: "test.overdue".into(),
+            target_kind: "job".into(),
+            target_id: Some(job.id.clone()),
+            outcome: Outcome::Succeeded,
+            reason: "The test moved the job's deadline into the past".into(),
+        };
+        works.store().update_job(&job, before, draft).await.expect("move the deadline");
+    }
+
+    // The server comes back and recovers: the risky job times out, never to re-run by
+    // itself; the safe one is queued again; the one within its window is untouched.
+    let second = Server::start(&env, &data, &envs);
+    let restart_after = eventually("the overdue risky job to time out", Duration::from_secs(20), || async {
+        let j = works.job_get(&admin, &restart.id).await.unwrap();
+        (j.state == JobState::TimedOut).then_some(j)
+    })
+    .await;
+    assert!(restart_after.reason.as_deref().unwrap_or("").contains("not re-run automatically"), "{restart_after:?}");
+    let check_after = works.job_get(&admin, &check.id).await.unwrap();
+    assert_eq!(check_after.state, JobState::Queued, "{check_after:?}");
+    assert!(check_after.reason.as_deref().unwrap_or("").contains("queued again"), "{check_after:?}");
+    let logs_after = works.job_get(&admin, &logs.id).await.unwrap();
+    assert_eq!((logs_after.state, logs_after.attempts), (JobState::Running, 1));
+
+    // The agent finishes what it was doing; the safe job comes back once; nothing else.
+    let done = agent
+        .post(
+            format!("{}/api/v1/agent/jobs/{}/complete", second.url, logs.id),
+            Some(json!({"succeeded": true, "result": null, "output": "line", "reason": null})),
+        )
+        .await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(works.job_get(&admin, &logs.id).await.unwrap().state, JobState::Succeeded);
+    let late = agent
+        .post(
+            format!("{}/api/v1/agent/jobs/{}/complete", second.url, restart.id),
+            Some(json!({"succeeded": true, "result": null, "output": null, "reason": null})),
+        )
+        .await;
+    assert_eq!(late.status(), 409, "a timed-out job takes no late report");
+    let again = agent.claim(&second.url).await.expect("the safe job, once more");
+    assert_eq!((again.id.as_str(), again.attempts), (check.id.as_str(), 2));
+    assert!(agent.claim(&second.url).await.is_none(), "the risky job was handed out again");
+    let recovered = works
+        .audit_query(&admin, AuditQuery { action: Some("job.recover".into()), limit: Some(50), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(recovered.records.len(), 2, "{:?}", recovered.records);
+    let (status, _) = second.stop();
+    assert!(status.success());
+}
