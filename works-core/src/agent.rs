@@ -172,6 +172,8 @@ impl Works {
         if !token.starts_with(ENROLLMENT_PREFIX) {
             return Err(refused());
         }
+        // Check the request before the token is spent, so a bad field does not burn it.
+        let host = input.hostname.as_deref().map(|h| validate::name("hostname", h)).transpose()?;
         let system = Actor::system();
         let record = match self.store.consume_enrollment(&hash_secret(token), now).await? {
             Some(r) => r,
@@ -198,7 +200,6 @@ impl Works {
         };
         let secret = new_secret(AGENT_PREFIX);
         let cred = AgentCredentialRecord { id: new_id(), node_id: node.id.clone(), secret_hash: hash_secret(&secret), created_at: now, revoked_at: None };
-        let host = input.hostname.as_deref().map(|h| validate::name("hostname", h)).transpose()?;
         let audit = AuditDraft {
             at: now,
             actor_id: format!("agent:{}", node.id),

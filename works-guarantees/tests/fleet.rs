@@ -280,3 +280,15 @@ async fn bad_fleet_input_names_the_field_and_changes_nothing() {
         assert!(w.works.job_list(admin, JobQuery::default()).await.unwrap().items.is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_bad_enrollment_request_does_not_spend_the_token() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let n = node(&w, "acme-db-02", Some(&w.org_a.id)).await;
+        let t = w.works.enrollment_token_create(&w.a_admin.actor, &n.id).await.unwrap();
+        let e = w.works.agent_enroll(EnrollRequest { token: t.token.clone(), hostname: Some("two\nlines".into()), agent_version: None }).await.unwrap_err();
+        assert_eq!(e.field(), Some("hostname"), "[{}] {e:?}", backend.name);
+        w.works.agent_enroll(EnrollRequest { token: t.token, hostname: Some("acme-db-02".into()), agent_version: None }).await.unwrap();
+    }
+}
