@@ -75,16 +75,25 @@ async fn session(works: Works, identity: &Identity) -> Result<Arc<dyn Api>> {
     Ok(Arc::new(Session::new(works, actor)))
 }
 
-/// The one-time message of a first start, worded as `works serve` words it.
-fn first_start(outcome: &Bootstrap) -> (Option<String>, Option<String>) {
+/// Where the first admin's password came from, for the first-start message.
+#[derive(Clone, Copy)]
+enum PasswordSource {
+    Argument,
+    Environment,
+}
+
+/// The one-time message of a first start, worded as `works serve` words it, and the
+/// generated password when there is one.
+fn first_start(outcome: &Bootstrap, source: PasswordSource) -> (Option<String>, Option<String>) {
     match outcome {
         Bootstrap::AlreadyDone => (None, None),
-        Bootstrap::CreatedWithGivenPassword => (
-            Some(format!(
-                "First start: created the MSP admin '{FIRST_ADMIN}' with the password from WORKS_ADMIN_PASSWORD."
-            )),
-            None,
-        ),
+        Bootstrap::CreatedWithGivenPassword => {
+            let from = match source {
+                PasswordSource::Argument => "the given admin_password",
+                PasswordSource::Environment => "the password from WORKS_ADMIN_PASSWORD",
+            };
+            (Some(format!("First start: created the MSP admin '{FIRST_ADMIN}' with {from}.")), None)
+        }
         Bootstrap::CreatedWithGeneratedPassword(password) => (
             Some(format!(
                 "First start: created the MSP admin '{FIRST_ADMIN}' with password {password}; it will not be shown again."
@@ -95,8 +104,8 @@ fn first_start(outcome: &Bootstrap) -> (Option<String>, Option<String>) {
 }
 
 impl NativeClient {
-    fn new(target: Target, api: Arc<dyn Api>, bootstrap: &Bootstrap) -> Self {
-        let (first_start_message, generated_admin_password) = first_start(bootstrap);
+    fn new(target: Target, api: Arc<dyn Api>, first_start: (Option<String>, Option<String>)) -> Self {
+        let (first_start_message, generated_admin_password) = first_start;
         NativeClient {
             target,
             live: Mutex::new(Some(Live { pid: std::process::id(), api })),
@@ -354,6 +363,7 @@ pub fn open(
         (None, Some(token)) => Identity::Token(token),
         (user, None) => Identity::User(user.unwrap_or_else(|| FIRST_ADMIN.to_owned())),
     };
+    let source = if admin_password.is_some() { PasswordSource::Argument } else { PasswordSource::Environment };
     let admin_password = admin_password.or_else(|| env("WORKS_ADMIN_PASSWORD"));
     let url = database_url.clone();
     let who = identity.clone();
@@ -363,7 +373,7 @@ pub fn open(
         let bootstrap = works.bootstrap(admin_password).await?;
         Ok((session(works, &who).await?, bootstrap))
     })?;
-    Ok(NativeClient::new(Target::Embedded { database_url, identity }, api, &bootstrap))
+    Ok(NativeClient::new(Target::Embedded { database_url, identity }, api, first_start(&bootstrap, source)))
 }
 
 /// What `connect` signs in with.
@@ -412,5 +422,5 @@ pub fn connect(
         }
     })?;
     let api: Arc<dyn Api> = Arc::new(client);
-    Ok(NativeClient::new(Target::Remote { url, token }, api, &Bootstrap::AlreadyDone))
+    Ok(NativeClient::new(Target::Remote { url, token }, api, (None, None)))
 }
