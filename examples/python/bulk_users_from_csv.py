@@ -54,7 +54,7 @@ def organization_ids(client: works.Client) -> dict[str, str]:
     return ids
 
 
-def create_all(client: works.Client, rows: csv.DictReader) -> tuple[int, int]:
+def create_all(client: works.Client, rows: "csv.DictReader[str]") -> tuple[int, int]:
     orgs = organization_ids(client)
     created = failed = 0
     for row in rows:

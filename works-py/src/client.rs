@@ -171,21 +171,25 @@ impl NativeClient {
         }
     }
 
+    /// The user this client acts as.
     fn whoami(&self, py: Python<'_>) -> PyResult<User> {
         let api = self.api(py)?;
         wait(py, async move { api.whoami().await }).map(User::from)
     }
 
+    /// Ends the signed-in session.
     fn logout(&self, py: Python<'_>) -> PyResult<()> {
         let api = self.api(py)?;
         wait(py, async move { api.logout().await })
     }
 
+    /// Creates an organization.
     fn org_create(&self, py: Python<'_>, name: String) -> PyResult<Org> {
         let api = self.api(py)?;
         wait(py, async move { api.org_create(NewOrg { name }).await }).map(Org::from)
     }
 
+    /// One page of organizations and the offset of the next, if any.
     #[pyo3(signature = (include_archived, offset, limit))]
     fn org_list(
         &self,
@@ -199,21 +203,25 @@ impl NativeClient {
         Ok((page.items.into_iter().map(Org::from).collect(), page.next_offset))
     }
 
+    /// One organization.
     fn org_get(&self, py: Python<'_>, id: String) -> PyResult<Org> {
         let api = self.api(py)?;
         wait(py, async move { api.org_get(&id).await }).map(Org::from)
     }
 
+    /// Renames an organization.
     fn org_rename(&self, py: Python<'_>, id: String, name: String) -> PyResult<Org> {
         let api = self.api(py)?;
         wait(py, async move { api.org_rename(&id, RenameOrg { name }).await }).map(Org::from)
     }
 
+    /// Archives an organization.
     fn org_archive(&self, py: Python<'_>, id: String) -> PyResult<Org> {
         let api = self.api(py)?;
         wait(py, async move { api.org_archive(&id).await }).map(Org::from)
     }
 
+    /// Creates a user.
     #[pyo3(signature = (username, role_name, password, org_id, display_name))]
     fn user_create(
         &self,
@@ -232,6 +240,7 @@ impl NativeClient {
         .map(User::from)
     }
 
+    /// One page of users and the offset of the next, if any.
     #[pyo3(signature = (org_id, include_disabled, offset, limit))]
     fn user_list(
         &self,
@@ -246,11 +255,13 @@ impl NativeClient {
         Ok((page.items.into_iter().map(User::from).collect(), page.next_offset))
     }
 
+    /// One user.
     fn user_get(&self, py: Python<'_>, id: String) -> PyResult<User> {
         let api = self.api(py)?;
         wait(py, async move { api.user_get(&id).await }).map(User::from)
     }
 
+    /// Changes a user's display name or role.
     #[pyo3(signature = (id, display_name, role_name, org_id))]
     fn user_update(
         &self,
@@ -268,28 +279,33 @@ impl NativeClient {
         .map(User::from)
     }
 
+    /// Disables a user and ends their sessions and tokens.
     fn user_disable(&self, py: Python<'_>, id: String) -> PyResult<User> {
         let api = self.api(py)?;
         wait(py, async move { api.user_disable(&id).await }).map(User::from)
     }
 
+    /// Enables a disabled user.
     fn user_enable(&self, py: Python<'_>, id: String) -> PyResult<User> {
         let api = self.api(py)?;
         wait(py, async move { api.user_enable(&id).await }).map(User::from)
     }
 
+    /// Sets a user's password, given or generated.
     #[pyo3(signature = (id, new_password))]
     fn user_reset_password(&self, py: Python<'_>, id: String, new_password: Option<String>) -> PyResult<PasswordReset> {
         let api = self.api(py)?;
         wait(py, async move { api.user_reset_password(&id, ResetPassword { new_password }).await }).map(PasswordReset::from)
     }
 
+    /// Creates an API token; its secret is returned this once.
     #[pyo3(signature = (name, expires_in_days))]
     fn token_create(&self, py: Python<'_>, name: String, expires_in_days: Option<u32>) -> PyResult<CreatedToken> {
         let api = self.api(py)?;
         wait(py, async move { api.token_create(NewToken { name, expires_in_days }).await }).map(CreatedToken::from)
     }
 
+    /// One page of API tokens and the offset of the next, if any.
     #[pyo3(signature = (user_id, offset, limit))]
     fn token_list(
         &self,
@@ -303,11 +319,13 @@ impl NativeClient {
         Ok((page.items.into_iter().map(ApiToken::from).collect(), page.next_offset))
     }
 
+    /// Revokes an API token.
     fn token_revoke(&self, py: Python<'_>, id: String) -> PyResult<ApiToken> {
         let api = self.api(py)?;
         wait(py, async move { api.token_revoke(&id).await }).map(ApiToken::from)
     }
 
+    /// One page of audit records, newest first, and the `before_seq` of the next, if any.
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (actor_id, org_id, action, outcome_name, target_id, since, until, before_seq, limit))]
     fn audit_query(
@@ -332,6 +350,7 @@ impl NativeClient {
         Ok((page.records.into_iter().map(AuditRecord::from).collect(), page.next_before))
     }
 
+    /// Checks the audit log's hash chain.
     fn audit_verify(&self, py: Python<'_>) -> PyResult<AuditVerification> {
         let api = self.api(py)?;
         wait(py, async move { api.audit_verify().await }).map(AuditVerification::from)

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -41,13 +42,31 @@ pub fn runtime() -> PyResult<Arc<Runtime>> {
     Ok(runtime)
 }
 
+/// How often a waiting call looks for Ctrl-C.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Runs `fut` to completion on the runtime without holding the GIL, so other Python
 /// threads run meanwhile, and turns a core error into the matching Python exception.
+/// A signal (Ctrl-C) raises its exception (`KeyboardInterrupt`) in the waiting thread
+/// and abandons the call, as it would for a blocking call written in Python.
 pub fn wait<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     F: Future<Output = works_core::Result<T>> + Send,
     T: Send,
 {
     let runtime = runtime()?;
-    py.detach(|| runtime.block_on(fut)).map_err(|e| to_py_err(py, e))
+    let outcome: PyResult<works_core::Result<T>> = py.detach(|| {
+        runtime.block_on(async {
+            tokio::pin!(fut);
+            loop {
+                tokio::select! {
+                    result = &mut fut => return Ok(result),
+                    _ = tokio::time::sleep(SIGNAL_CHECK_INTERVAL) => {
+                        Python::attach(|py| py.check_signals())?;
+                    }
+                }
+            }
+        })
+    });
+    outcome?.map_err(|e| to_py_err(py, e))
 }

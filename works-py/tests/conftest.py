@@ -173,7 +173,21 @@ def remote_backend(server: Server) -> Backend:
     )
 
 
-BACKENDS = ["embedded", "remote"] + (["embedded-postgres"] if os.environ.get(POSTGRES_URL_VAR, "").strip() else [])
+def _postgres_configured() -> bool:
+    """Whether to run the embedded tests on PostgreSQL too. As in the Rust suites, CI
+    never skips PostgreSQL silently: there a missing server is an error."""
+    if os.environ.get(POSTGRES_URL_VAR, "").strip():
+        return True
+    ci = os.environ.get("CI", "").strip()
+    if ci and ci != "0" and ci.lower() != "false":
+        raise pytest.UsageError(
+            f"{POSTGRES_URL_VAR} is not set, but CI is: PostgreSQL tests must not be skipped in CI. "
+            'Start a server with `eval "$(scripts/test-postgres start)"` first.'
+        )
+    return False
+
+
+BACKENDS = ["embedded", "remote"] + (["embedded-postgres"] if _postgres_configured() else [])
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import threading
+import time
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -107,3 +111,20 @@ def test_the_package_is_typed_and_documented() -> None:
     assert works.open.__doc__ and works.connect.__doc__
     for record in (works.Org, works.User, works.ApiToken, works.CreatedToken, works.AuditRecord):
         assert record.__doc__
+
+
+def test_ctrl_c_interrupts_a_call_that_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server that accepts connections and never answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        client = works.connect(f"http://127.0.0.1:{silent.getsockname()[1]}", token="wkt_x")
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        started = time.monotonic()
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                client.whoami()
+        finally:
+            timer.cancel()
+        assert time.monotonic() - started < 10
