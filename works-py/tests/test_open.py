@@ -128,3 +128,30 @@ def test_ctrl_c_interrupts_a_call_that_waits(monkeypatch: pytest.MonkeyPatch) ->
         finally:
             timer.cancel()
         assert time.monotonic() - started < 10
+
+
+def test_a_waiting_call_lets_other_threads_run(server: Server) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    stuck = works.connect(f"http://127.0.0.1:{silent.getsockname()[1]}", token="wkt_x")
+    outcome: list[BaseException] = []
+
+    def wait_for_the_silent_server() -> None:
+        try:
+            stuck.whoami()
+        except BaseException as e:  # noqa: BLE001 - checked below
+            outcome.append(e)
+
+    started = time.monotonic()
+    waiting = threading.Thread(target=wait_for_the_silent_server)
+    waiting.start()
+    time.sleep(0.3)
+    assert waiting.is_alive()
+    # While that thread waits inside a call, this one runs Python and makes calls.
+    assert works.connect(server.url, username="admin", password=ADMIN_PASSWORD).whoami().username == "admin"
+    silent.close()  # the waiting connection is reset
+    waiting.join(timeout=30)
+    assert not waiting.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], works.Unavailable), outcome
+    assert time.monotonic() - started < 20
