@@ -13,7 +13,7 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    let commit = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=WORKS_BUILD_COMMIT={commit}");
     // Rebuild when HEAD moves (a commit, a checkout).
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {

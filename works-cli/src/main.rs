@@ -25,10 +25,7 @@ use cli::{Cli, Command, LoginArgs};
 /// The commit this binary reports: `ANTHROPY_VERSION` when set, else the commit it was
 /// built from.
 pub fn build_commit() -> String {
-    match std::env::var("ANTHROPY_VERSION") {
-        Ok(v) if !v.trim().is_empty() => v.trim().to_owned(),
-        _ => env!("WORKS_CLI_COMMIT").to_owned(),
-    }
+    works_http::commit_from(std::env::var("ANTHROPY_VERSION").ok())
 }
 
 /// The exit code of each kind of error.

@@ -113,17 +113,7 @@ impl Works {
     ) -> Result<T> {
         let result = op.await;
         if let Err(e) = &result {
-            let outcome = match e {
-                Error::NotFound { .. } | Error::Forbidden { .. } => Some(Outcome::Denied),
-                Error::InvalidInput { .. } | Error::Conflict { .. } => Some(Outcome::Rejected),
-                _ => None,
-            };
-            if let Some(outcome) = outcome {
-                let draft = self.draft(actor, actor.home_org(), action, target_kind, target_id, outcome, e.to_string());
-                if let Err(audit_err) = self.store.append_audit(draft).await {
-                    tracing::error!(error = %audit_err, action, "could not record a refused attempt");
-                }
-            }
+            self.record_refusal(actor, action, target_kind, target_id, e, true).await;
         }
         result
     }
@@ -139,15 +129,21 @@ impl Works {
     ) -> Result<T> {
         let result = op.await;
         if let Err(e) = &result {
-            if e.is_denial() {
-                let draft =
-                    self.draft(actor, actor.home_org(), action, target_kind, target_id, Outcome::Denied, e.to_string());
-                if let Err(audit_err) = self.store.append_audit(draft).await {
-                    tracing::error!(error = %audit_err, action, "could not record a refused read");
-                }
-            }
+            self.record_refusal(actor, action, target_kind, target_id, e, false).await;
         }
         result
+    }
+
+    async fn record_refusal(&self, actor: &Actor, action: &str, target_kind: &str, target_id: Option<&str>, e: &Error, rejections: bool) {
+        let outcome = match e {
+            Error::NotFound { .. } | Error::Forbidden { .. } => Outcome::Denied,
+            Error::InvalidInput { .. } | Error::Conflict { .. } if rejections => Outcome::Rejected,
+            _ => return,
+        };
+        let draft = self.draft(actor, actor.home_org(), action, target_kind, target_id, outcome, e.to_string());
+        if let Err(audit_err) = self.store.append_audit(draft).await {
+            tracing::error!(error = %audit_err, action, "could not record a refused attempt");
+        }
     }
 }
 

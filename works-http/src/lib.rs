@@ -45,7 +45,7 @@ use works_core::{Error, Works};
 
 pub use error::ApiError;
 
-/// The commit this crate was built from (`git rev-parse HEAD` at build time), or `unknown`.
+/// The commit this crate was built from (`git rev-parse --short HEAD` at build time), or `unknown`.
 pub const BUILD_COMMIT: &str = env!("WORKS_BUILD_COMMIT");
 
 /// Settings of the HTTP adapter.

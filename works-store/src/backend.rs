@@ -95,6 +95,13 @@ impl SqliteStore {
         Ok(SqliteStore { read, write })
     }
 
+    /// Closes every connection and waits until they are closed (backups and restores
+    /// need the file to themselves afterwards).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
     fn reader(&self) -> &SqlitePool {
         &self.read
     }
@@ -149,6 +156,11 @@ impl PgStore {
             .map_err(open_error("PostgreSQL"))?;
         migrate(&POSTGRES_MIGRATOR, &pool).await?;
         Ok(PgStore { pool })
+    }
+
+    /// Closes every connection and waits until they are closed.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     fn reader(&self) -> &PgPool {

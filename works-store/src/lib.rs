@@ -49,10 +49,13 @@ use std::sync::Arc;
 use works_core::{Error, Result, Store};
 
 mod backend;
+pub mod backup;
 mod error;
 mod rows;
 mod sql;
 pub mod testing;
+
+pub use backup::{backup_engine, probe};
 
 /// Opens the store at `url` and brings its schema up to date.
 ///

@@ -1,0 +1,73 @@
+"""Anthropy Works from Python: the operations center of an MSP, for automation scripts.
+
+Open a database directly, or talk to a running server; both give the same client::
+
+    import works
+
+    client = works.connect("http://127.0.0.1:8080", token="wkt_...")
+    # or: client = works.open("sqlite:///var/lib/works/works.db")
+
+    acme = client.orgs.create("Acme Dental")
+    client.users.create("alice", role="org_admin", password="a long password", org_id=acme.id)
+    for org in client.orgs.list():
+        print(org.name, org.created_at.isoformat())
+
+Errors are subclasses of :class:`works.WorksError` (``works.NotFound``,
+``works.Forbidden``, ``works.InvalidInput`` with ``.field`` …), each with the core's
+plain-English message and a ``next_action``.
+"""
+
+from __future__ import annotations
+
+from ._works import (
+    ApiToken,
+    AuditRecord,
+    AuditVerification,
+    CreatedToken,
+    Org,
+    PasswordReset,
+    User,
+    __version__,
+)
+from .client import DEFAULT_PAGE_SIZE, Audit, Client, Orgs, Tokens, Users, connect, open
+from .errors import (
+    Conflict,
+    FirstStart,
+    Forbidden,
+    InternalError,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    WorksError,
+)
+
+__all__ = [
+    "__version__",
+    "open",
+    "connect",
+    "Client",
+    "Orgs",
+    "Users",
+    "Tokens",
+    "Audit",
+    "DEFAULT_PAGE_SIZE",
+    "Org",
+    "User",
+    "ApiToken",
+    "CreatedToken",
+    "PasswordReset",
+    "AuditRecord",
+    "AuditVerification",
+    "WorksError",
+    "NotFound",
+    "Forbidden",
+    "InvalidInput",
+    "Conflict",
+    "Unauthenticated",
+    "RateLimited",
+    "Unavailable",
+    "InternalError",
+    "FirstStart",
+]

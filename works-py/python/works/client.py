@@ -1,0 +1,333 @@
+"""The client: the same methods whether the database is opened directly or a server is
+reached over HTTP. Each method is one call of the core's API; lists fetch page after
+page as you iterate."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import datetime
+from typing import Callable, Iterator, TypeVar
+
+from . import _works
+from ._works import ApiToken, AuditRecord, AuditVerification, CreatedToken, Org, PasswordReset, User
+from .errors import FirstStart
+
+__all__ = ["Client", "Orgs", "Users", "Tokens", "Audit", "open", "connect", "DEFAULT_PAGE_SIZE"]
+
+T = TypeVar("T")
+C = TypeVar("C")
+
+#: Records fetched per request when iterating a list (the core allows 1 to 500).
+DEFAULT_PAGE_SIZE = 100
+
+
+def _paged(
+    fetch: Callable[[C | None, int], tuple[list[T], C | None]],
+    limit: int | None,
+    page_size: int,
+) -> Iterator[T]:
+    """Fetches the first page now, so a refusal is raised by the call itself, and the
+    following pages as the iterator reaches them. At most ``limit`` records in all."""
+    size = page_size if limit is None else min(page_size, limit)
+    items, cursor = fetch(None, size)
+    return _rest(fetch, items, cursor, limit, page_size)
+
+
+def _rest(
+    fetch: Callable[[C | None, int], tuple[list[T], C | None]],
+    items: list[T],
+    cursor: C | None,
+    limit: int | None,
+    page_size: int,
+) -> Iterator[T]:
+    remaining = limit
+    while True:
+        for item in items:
+            if remaining is not None:
+                if remaining <= 0:
+                    return
+                remaining -= 1
+            yield item
+        if cursor is None or (remaining is not None and remaining <= 0):
+            return
+        size = page_size if remaining is None else min(page_size, remaining)
+        items, cursor = fetch(cursor, size)
+
+
+class Orgs:
+    """Customer organizations: ``client.orgs``."""
+
+    def __init__(self, native: _works.NativeClient) -> None:
+        self._native = native
+
+    def create(self, name: str) -> Org:
+        """Creates an organization. MSP admins only.
+
+        Raises InvalidInput (field ``name``) for an empty or too long name, Conflict
+        when another organization has that name (ignoring case), Forbidden for other roles.
+        """
+        return self._native.org_create(name)
+
+    def list(
+        self,
+        include_archived: bool = False,
+        *,
+        limit: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[Org]:
+        """The organizations you can see, oldest first, fetched ``page_size`` at a time.
+
+        MSP roles see every organization; organization roles see their own. Archived
+        organizations are left out unless ``include_archived``. ``limit`` caps how many
+        are returned in all.
+        """
+        return _paged(
+            lambda offset, size: self._native.org_list(include_archived, offset, size),
+            limit,
+            page_size,
+        )
+
+    def get(self, id: str) -> Org:
+        """One organization. Raises NotFound when it does not exist or is not yours to see."""
+        return self._native.org_get(id)
+
+    def rename(self, id: str, name: str) -> Org:
+        """Renames an organization and returns it as it now is."""
+        return self._native.org_rename(id, name)
+
+    def archive(self, id: str) -> Org:
+        """Archives an organization: its records stay, its users can no longer sign in."""
+        return self._native.org_archive(id)
+
+
+class Users:
+    """People who sign in: ``client.users``."""
+
+    def __init__(self, native: _works.NativeClient) -> None:
+        self._native = native
+
+    def create(
+        self,
+        username: str,
+        *,
+        role: str,
+        password: str,
+        org_id: str | None = None,
+        display_name: str | None = None,
+    ) -> User:
+        """Creates a user.
+
+        ``role`` is one of ``msp_admin``, ``msp_operator``, ``org_admin``, ``org_user``;
+        organization roles need ``org_id``. ``password`` needs at least 10 characters.
+        ``display_name`` defaults to the username. You can grant only roles your own
+        role allows (Forbidden otherwise).
+        """
+        return self._native.user_create(username, role, password, org_id, display_name)
+
+    def list(
+        self,
+        org_id: str | None = None,
+        include_disabled: bool = False,
+        *,
+        limit: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[User]:
+        """The users you can see, optionally of one organization, fetched ``page_size``
+        at a time. Disabled users are left out unless ``include_disabled``. ``limit``
+        caps how many are returned in all."""
+        return _paged(
+            lambda offset, size: self._native.user_list(org_id, include_disabled, offset, size),
+            limit,
+            page_size,
+        )
+
+    def get(self, id: str) -> User:
+        """One user. Raises NotFound when they do not exist or are not yours to see."""
+        return self._native.user_get(id)
+
+    def update(
+        self,
+        id: str,
+        *,
+        display_name: str | None = None,
+        role: str | None = None,
+        org_id: str | None = None,
+    ) -> User:
+        """Changes a user's display name and/or role (with ``org_id`` for an
+        organization role). A change of role ends the user's sessions and tokens."""
+        return self._native.user_update(id, display_name, role, org_id)
+
+    def disable(self, id: str) -> User:
+        """Disables a user and, in the same step, ends their sessions and revokes their tokens."""
+        return self._native.user_disable(id)
+
+    def enable(self, id: str) -> User:
+        """Lets a disabled user sign in again."""
+        return self._native.user_enable(id)
+
+    def reset_password(self, id: str, new_password: str | None = None) -> PasswordReset:
+        """Sets a new password and ends the user's sessions and tokens. Without
+        ``new_password`` one is generated and returned once, as ``generated_password``."""
+        return self._native.user_reset_password(id, new_password)
+
+
+class Tokens:
+    """API tokens for automation: ``client.tokens``."""
+
+    def __init__(self, native: _works.NativeClient) -> None:
+        self._native = native
+
+    def create(self, name: str, *, expires_in_days: int | None = None) -> CreatedToken:
+        """Creates an API token for yourself. The secret is ``.token`` of the result:
+        it is stored only as a hash and cannot be shown again. ``expires_in_days`` is
+        1 to 3650, or None for a token that does not expire."""
+        return self._native.token_create(name, expires_in_days)
+
+    def list(
+        self,
+        user_id: str | None = None,
+        *,
+        limit: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[ApiToken]:
+        """Your tokens, or those of a user you manage, fetched ``page_size`` at a time.
+        ``limit`` caps how many are returned in all."""
+        return _paged(
+            lambda offset, size: self._native.token_list(user_id, offset, size),
+            limit,
+            page_size,
+        )
+
+    def revoke(self, id: str) -> ApiToken:
+        """Revokes a token at once; it stops working for every later call."""
+        return self._native.token_revoke(id)
+
+
+class Audit:
+    """The audit log: ``client.audit``."""
+
+    def __init__(self, native: _works.NativeClient) -> None:
+        self._native = native
+
+    def query(
+        self,
+        *,
+        actor_id: str | None = None,
+        org_id: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        target_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[AuditRecord]:
+        """The audit records you can see, newest first, fetched ``page_size`` at a time.
+
+        ``action`` is an exact action (``"org.create"``) or a family ending in a dot
+        (``"org."``); ``outcome`` is ``succeeded``, ``denied`` or ``rejected``;
+        ``since``/``until`` are timezone-aware datetimes. ``limit`` caps how many
+        records are returned in all.
+        """
+        return _paged(
+            lambda before_seq, size: self._native.audit_query(
+                actor_id, org_id, action, outcome, target_id, since, until, before_seq, size
+            ),
+            limit,
+            page_size,
+        )
+
+    def verify(self) -> AuditVerification:
+        """Walks the whole hash chain and says whether it is intact. MSP roles only."""
+        return self._native.audit_verify()
+
+
+class Client:
+    """A client of Anthropy Works. Get one from :func:`works.open` (a database opened
+    directly) or :func:`works.connect` (a running server); both have the same methods
+    and raise the same errors.
+
+    A client may be shared by threads: every call releases the GIL while it waits.
+    """
+
+    orgs: Orgs
+    users: Users
+    tokens: Tokens
+    audit: Audit
+
+    def __init__(self, native: _works.NativeClient) -> None:
+        self._native = native
+        self.orgs = Orgs(native)
+        self.users = Users(native)
+        self.tokens = Tokens(native)
+        self.audit = Audit(native)
+
+    @property
+    def mode(self) -> str:
+        """``"embedded"`` (a database opened directly) or ``"remote"`` (a server)."""
+        return self._native.mode
+
+    @property
+    def generated_admin_password(self) -> str | None:
+        """Set only when this ``works.open`` created the first MSP admin with a generated
+        password: that password, which is shown nowhere else."""
+        return self._native.generated_admin_password
+
+    def whoami(self) -> User:
+        """The user this client acts as."""
+        return self._native.whoami()
+
+    def logout(self) -> None:
+        """Ends the session this client signed in with (``works.connect`` with a
+        username and password). Raises Conflict for an API token or an embedded client:
+        revoke a token instead."""
+        self._native.logout()
+
+    def __repr__(self) -> str:
+        target = self._native.target
+        if self.mode == "embedded":
+            who = f"as {target!r}" if target is not None else "as a token's owner"
+            return f"<works.Client embedded {who}>"
+        return f"<works.Client remote {target!r}>"
+
+
+def open(
+    database_url: str,
+    as_user: str | None = None,
+    *,
+    token: str | None = None,
+    admin_password: str | None = None,
+) -> Client:
+    """Opens a database directly: ``sqlite:///path/works.db`` (created when missing) or
+    ``postgres://user@host/db``.
+
+    Acts as the user ``as_user`` (default ``admin``), or as the owner of the API
+    ``token``. Having the database is having its keys, so no password is asked, but
+    the user must exist and be enabled, and every action is recorded in the audit log
+    under their name, marked local.
+
+    On an empty database the first MSP admin ``admin`` is created, as ``works serve``
+    does: with ``admin_password`` (default: the ``WORKS_ADMIN_PASSWORD`` environment
+    variable), or with a generated password that is shown once, in a
+    :class:`works.FirstStart` warning and as ``client.generated_admin_password``.
+    """
+    native = _works.open(database_url, as_user, token, admin_password)
+    if native.first_start_message is not None:
+        warnings.warn(native.first_start_message, FirstStart, stacklevel=2)
+    return Client(native)
+
+
+def connect(
+    url: str,
+    token: str | None = None,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+) -> Client:
+    """Connects to a running server, e.g. ``http://127.0.0.1:8080``.
+
+    With ``token`` (an API token), every call carries it. With ``username`` and
+    ``password``, signs in first and uses the new session. With neither, the
+    ``WORKS_TOKEN`` environment variable is used.
+    """
+    return Client(_works.connect(url, token, username, password))

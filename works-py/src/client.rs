@@ -1,0 +1,445 @@
+//! The client: one `Arc<dyn works_core::Api>`, either the embedded core (`Session`) or
+//! the remote client of `works-client`. Each method is one `Api` call.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use pyo3::prelude::*;
+use works_client::RemoteClient;
+use works_core::auth::FIRST_ADMIN;
+use works_core::{
+    Api, AuditQuery, Bootstrap, Error, NewOrg, NewToken, NewUser, OrgQuery, Outcome, RenameOrg, ResetPassword,
+    Result, Role, Session, TokenQuery, UserQuery, UserUpdate, Works,
+};
+
+use crate::records::{ApiToken, AuditRecord, AuditVerification, CreatedToken, Org, PasswordReset, User};
+use crate::runtime::{runtime, wait};
+
+/// How the client reached its `Api`, kept so a child process after `os.fork()` can
+/// reach it again with its own connections.
+#[derive(Clone)]
+enum Target {
+    Embedded { database_url: String, identity: Identity },
+    Remote { url: String, token: String },
+}
+
+#[derive(Clone)]
+enum Identity {
+    User(String),
+    Token(String),
+}
+
+struct Live {
+    pid: u32,
+    api: Arc<dyn Api>,
+}
+
+/// A client of Anthropy Works, from `works.open` (embedded) or `works.connect` (remote).
+#[pyclass(frozen, module = "works._works")]
+pub struct NativeClient {
+    target: Target,
+    live: Mutex<Option<Live>>,
+    #[pyo3(get)]
+    first_start_message: Option<String>,
+    #[pyo3(get)]
+    generated_admin_password: Option<String>,
+}
+
+impl Drop for NativeClient {
+    fn drop(&mut self) {
+        let live = self.live.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(live) = live {
+            if live.pid != std::process::id() {
+                // Inherited across fork: its connections belong to the parent.
+                std::mem::forget(live.api);
+            } else if let Ok(rt) = runtime() {
+                // Connection pools close their connections on the runtime.
+                let _guard = rt.enter();
+                drop(live.api);
+            }
+        }
+    }
+}
+
+async fn open_embedded(database_url: &str, identity: &Identity) -> Result<Arc<dyn Api>> {
+    let store = works_store::open(database_url).await?;
+    let works = Works::new(store);
+    session(works, identity).await
+}
+
+async fn session(works: Works, identity: &Identity) -> Result<Arc<dyn Api>> {
+    let actor = match identity {
+        Identity::User(username) => works.local_actor(username).await?,
+        Identity::Token(token) => works.authenticate(token).await?,
+    };
+    Ok(Arc::new(Session::new(works, actor)))
+}
+
+/// Where the first admin's password came from, for the first-start message.
+#[derive(Clone, Copy)]
+enum PasswordSource {
+    Argument,
+    Environment,
+}
+
+/// The one-time message of a first start, worded as `works serve` words it, and the
+/// generated password when there is one.
+fn first_start(outcome: &Bootstrap, source: PasswordSource) -> (Option<String>, Option<String>) {
+    match outcome {
+        Bootstrap::AlreadyDone => (None, None),
+        Bootstrap::CreatedWithGivenPassword => {
+            let from = match source {
+                PasswordSource::Argument => "the given admin_password",
+                PasswordSource::Environment => "the password from WORKS_ADMIN_PASSWORD",
+            };
+            (Some(format!("First start: created the MSP admin '{FIRST_ADMIN}' with {from}.")), None)
+        }
+        Bootstrap::CreatedWithGeneratedPassword(password) => (
+            Some(format!(
+                "First start: created the MSP admin '{FIRST_ADMIN}' with password {password}; it will not be shown again."
+            )),
+            Some(password.clone()),
+        ),
+    }
+}
+
+impl NativeClient {
+    fn new(target: Target, api: Arc<dyn Api>, first_start: (Option<String>, Option<String>)) -> Self {
+        let (first_start_message, generated_admin_password) = first_start;
+        NativeClient {
+            target,
+            live: Mutex::new(Some(Live { pid: std::process::id(), api })),
+            first_start_message,
+            generated_admin_password,
+        }
+    }
+
+    /// The `Api` of this process: the one opened here, or, in a child after `os.fork()`,
+    /// a new one reached the same way.
+    fn api(&self, py: Python<'_>) -> PyResult<Arc<dyn Api>> {
+        let pid = std::process::id();
+        {
+            let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(live) = live.as_ref().filter(|l| l.pid == pid) {
+                return Ok(live.api.clone());
+            }
+        }
+        let target = self.target.clone();
+        let api = wait(py, async move {
+            match &target {
+                Target::Embedded { database_url, identity } => open_embedded(database_url, identity).await,
+                Target::Remote { url, token } => Ok(Arc::new(RemoteClient::new(url, token.clone())?) as Arc<dyn Api>),
+            }
+        })?;
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(inherited) = live.take() {
+            if inherited.pid != pid {
+                std::mem::forget(inherited.api);
+            }
+        }
+        *live = Some(Live { pid, api: api.clone() });
+        Ok(api)
+    }
+}
+
+fn role(name: &str) -> Result<Role> {
+    name.parse()
+}
+
+fn outcome(name: &str) -> Result<Outcome> {
+    Outcome::parse(name).ok_or_else(|| Error::invalid("outcome", "must be one of succeeded, denied, rejected"))
+}
+
+#[pymethods]
+impl NativeClient {
+    /// `embedded` or `remote`.
+    #[getter]
+    fn mode(&self) -> &'static str {
+        match self.target {
+            Target::Embedded { .. } => "embedded",
+            Target::Remote { .. } => "remote",
+        }
+    }
+
+    /// Who the client acts as (embedded, by username) or the server it talks to (remote).
+    #[getter]
+    fn target(&self) -> Option<String> {
+        match &self.target {
+            Target::Embedded { identity: Identity::User(u), .. } => Some(u.clone()),
+            Target::Embedded { identity: Identity::Token(_), .. } => None,
+            Target::Remote { url, .. } => Some(url.trim_end_matches('/').to_owned()),
+        }
+    }
+
+    /// The user this client acts as.
+    fn whoami(&self, py: Python<'_>) -> PyResult<User> {
+        let api = self.api(py)?;
+        wait(py, async move { api.whoami().await }).map(User::from)
+    }
+
+    /// Ends the signed-in session.
+    fn logout(&self, py: Python<'_>) -> PyResult<()> {
+        let api = self.api(py)?;
+        wait(py, async move { api.logout().await })
+    }
+
+    /// Creates an organization.
+    fn org_create(&self, py: Python<'_>, name: String) -> PyResult<Org> {
+        let api = self.api(py)?;
+        wait(py, async move { api.org_create(NewOrg { name }).await }).map(Org::from)
+    }
+
+    /// One page of organizations and the offset of the next, if any.
+    #[pyo3(signature = (include_archived, offset, limit))]
+    fn org_list(
+        &self,
+        py: Python<'_>,
+        include_archived: bool,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> PyResult<(Vec<Org>, Option<u32>)> {
+        let api = self.api(py)?;
+        let page = wait(py, async move { api.org_list(OrgQuery { include_archived, offset, limit }).await })?;
+        Ok((page.items.into_iter().map(Org::from).collect(), page.next_offset))
+    }
+
+    /// One organization.
+    fn org_get(&self, py: Python<'_>, id: String) -> PyResult<Org> {
+        let api = self.api(py)?;
+        wait(py, async move { api.org_get(&id).await }).map(Org::from)
+    }
+
+    /// Renames an organization.
+    fn org_rename(&self, py: Python<'_>, id: String, name: String) -> PyResult<Org> {
+        let api = self.api(py)?;
+        wait(py, async move { api.org_rename(&id, RenameOrg { name }).await }).map(Org::from)
+    }
+
+    /// Archives an organization.
+    fn org_archive(&self, py: Python<'_>, id: String) -> PyResult<Org> {
+        let api = self.api(py)?;
+        wait(py, async move { api.org_archive(&id).await }).map(Org::from)
+    }
+
+    /// Creates a user.
+    #[pyo3(signature = (username, role_name, password, org_id, display_name))]
+    fn user_create(
+        &self,
+        py: Python<'_>,
+        username: String,
+        role_name: String,
+        password: String,
+        org_id: Option<String>,
+        display_name: Option<String>,
+    ) -> PyResult<User> {
+        let api = self.api(py)?;
+        wait(py, async move {
+            let input = NewUser { username, display_name, role: role(&role_name)?, org_id, password };
+            api.user_create(input).await
+        })
+        .map(User::from)
+    }
+
+    /// One page of users and the offset of the next, if any.
+    #[pyo3(signature = (org_id, include_disabled, offset, limit))]
+    fn user_list(
+        &self,
+        py: Python<'_>,
+        org_id: Option<String>,
+        include_disabled: bool,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> PyResult<(Vec<User>, Option<u32>)> {
+        let api = self.api(py)?;
+        let page = wait(py, async move { api.user_list(UserQuery { org_id, include_disabled, offset, limit }).await })?;
+        Ok((page.items.into_iter().map(User::from).collect(), page.next_offset))
+    }
+
+    /// One user.
+    fn user_get(&self, py: Python<'_>, id: String) -> PyResult<User> {
+        let api = self.api(py)?;
+        wait(py, async move { api.user_get(&id).await }).map(User::from)
+    }
+
+    /// Changes a user's display name or role.
+    #[pyo3(signature = (id, display_name, role_name, org_id))]
+    fn user_update(
+        &self,
+        py: Python<'_>,
+        id: String,
+        display_name: Option<String>,
+        role_name: Option<String>,
+        org_id: Option<String>,
+    ) -> PyResult<User> {
+        let api = self.api(py)?;
+        wait(py, async move {
+            let role = role_name.as_deref().map(role).transpose()?;
+            api.user_update(&id, UserUpdate { display_name, role, org_id }).await
+        })
+        .map(User::from)
+    }
+
+    /// Disables a user and ends their sessions and tokens.
+    fn user_disable(&self, py: Python<'_>, id: String) -> PyResult<User> {
+        let api = self.api(py)?;
+        wait(py, async move { api.user_disable(&id).await }).map(User::from)
+    }
+
+    /// Enables a disabled user.
+    fn user_enable(&self, py: Python<'_>, id: String) -> PyResult<User> {
+        let api = self.api(py)?;
+        wait(py, async move { api.user_enable(&id).await }).map(User::from)
+    }
+
+    /// Sets a user's password, given or generated.
+    #[pyo3(signature = (id, new_password))]
+    fn user_reset_password(&self, py: Python<'_>, id: String, new_password: Option<String>) -> PyResult<PasswordReset> {
+        let api = self.api(py)?;
+        wait(py, async move { api.user_reset_password(&id, ResetPassword { new_password }).await }).map(PasswordReset::from)
+    }
+
+    /// Creates an API token; its secret is returned this once.
+    #[pyo3(signature = (name, expires_in_days))]
+    fn token_create(&self, py: Python<'_>, name: String, expires_in_days: Option<u32>) -> PyResult<CreatedToken> {
+        let api = self.api(py)?;
+        wait(py, async move { api.token_create(NewToken { name, expires_in_days }).await }).map(CreatedToken::from)
+    }
+
+    /// One page of API tokens and the offset of the next, if any.
+    #[pyo3(signature = (user_id, offset, limit))]
+    fn token_list(
+        &self,
+        py: Python<'_>,
+        user_id: Option<String>,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> PyResult<(Vec<ApiToken>, Option<u32>)> {
+        let api = self.api(py)?;
+        let page = wait(py, async move { api.token_list(TokenQuery { user_id, offset, limit }).await })?;
+        Ok((page.items.into_iter().map(ApiToken::from).collect(), page.next_offset))
+    }
+
+    /// Revokes an API token.
+    fn token_revoke(&self, py: Python<'_>, id: String) -> PyResult<ApiToken> {
+        let api = self.api(py)?;
+        wait(py, async move { api.token_revoke(&id).await }).map(ApiToken::from)
+    }
+
+    /// One page of audit records, newest first, and the `before_seq` of the next, if any.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (actor_id, org_id, action, outcome_name, target_id, since, until, before_seq, limit))]
+    fn audit_query(
+        &self,
+        py: Python<'_>,
+        actor_id: Option<String>,
+        org_id: Option<String>,
+        action: Option<String>,
+        outcome_name: Option<String>,
+        target_id: Option<String>,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        before_seq: Option<i64>,
+        limit: Option<u32>,
+    ) -> PyResult<(Vec<AuditRecord>, Option<i64>)> {
+        let api = self.api(py)?;
+        let page = wait(py, async move {
+            let outcome = outcome_name.as_deref().map(outcome).transpose()?;
+            let query = AuditQuery { actor_id, org_id, action, outcome, target_id, since, until, before_seq, limit };
+            api.audit_query(query).await
+        })?;
+        Ok((page.records.into_iter().map(AuditRecord::from).collect(), page.next_before))
+    }
+
+    /// Checks the audit log's hash chain.
+    fn audit_verify(&self, py: Python<'_>) -> PyResult<AuditVerification> {
+        let api = self.api(py)?;
+        wait(py, async move { api.audit_verify().await }).map(AuditVerification::from)
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Opens a database directly: the store, first-start setup as `works serve` does it,
+/// and a session acting as `as_user` (or as the owner of `token`).
+#[pyfunction]
+#[pyo3(signature = (database_url, as_user, token, admin_password))]
+pub fn open(
+    py: Python<'_>,
+    database_url: String,
+    as_user: Option<String>,
+    token: Option<String>,
+    admin_password: Option<String>,
+) -> PyResult<NativeClient> {
+    let identity = match (as_user, token) {
+        (Some(_), Some(_)) => {
+            return Err(crate::errors::to_py_err(
+                py,
+                Error::invalid("token", "cannot be used together with as_user: act as a user, or as a token's owner"),
+            ))
+        }
+        (None, Some(token)) => Identity::Token(token),
+        (user, None) => Identity::User(user.unwrap_or_else(|| FIRST_ADMIN.to_owned())),
+    };
+    let source = if admin_password.is_some() { PasswordSource::Argument } else { PasswordSource::Environment };
+    let admin_password = admin_password.or_else(|| env("WORKS_ADMIN_PASSWORD"));
+    let url = database_url.clone();
+    let who = identity.clone();
+    let (api, bootstrap) = wait(py, async move {
+        let store = works_store::open(&url).await?;
+        let works = Works::new(store);
+        let bootstrap = works.bootstrap(admin_password).await?;
+        Ok((session(works, &who).await?, bootstrap))
+    })?;
+    Ok(NativeClient::new(Target::Embedded { database_url, identity }, api, first_start(&bootstrap, source)))
+}
+
+/// What `connect` signs in with.
+enum Credential {
+    Token(String),
+    Password { username: String, password: String },
+}
+
+fn credential(url: &str, token: Option<String>, username: Option<String>, password: Option<String>) -> Result<Credential> {
+    match (token, username, password) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err(Error::invalid("token", "cannot be used together with username and password: give one"))
+        }
+        (Some(token), None, None) => Ok(Credential::Token(token)),
+        (None, Some(username), Some(password)) => Ok(Credential::Password { username, password }),
+        (None, Some(_), None) => Err(Error::invalid("password", "must be given together with username")),
+        (None, None, Some(_)) => Err(Error::invalid("username", "must be given together with password")),
+        (None, None, None) => env("WORKS_TOKEN").map(Credential::Token).ok_or_else(|| {
+            Error::unauthenticated(format!(
+                "No credential for {}: pass token=..., or username=... and password=..., or set WORKS_TOKEN.",
+                url.trim().trim_end_matches('/')
+            ))
+        }),
+    }
+}
+
+/// Connects to a running server with a token, or signs in with a username and password.
+#[pyfunction]
+#[pyo3(signature = (url, token, username, password))]
+pub fn connect(
+    py: Python<'_>,
+    url: String,
+    token: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+) -> PyResult<NativeClient> {
+    let credential = credential(&url, token, username, password).map_err(|e| crate::errors::to_py_err(py, e))?;
+    let base = url.clone();
+    let (client, token) = wait(py, async move {
+        match credential {
+            Credential::Token(token) => Ok((RemoteClient::new(&base, token.clone())?, token)),
+            Credential::Password { username, password } => {
+                let (client, outcome) = RemoteClient::login(&base, &username, &password).await?;
+                Ok((client, outcome.token))
+            }
+        }
+    })?;
+    let api: Arc<dyn Api> = Arc::new(client);
+    Ok(NativeClient::new(Target::Remote { url, token }, api, (None, None)))
+}

@@ -1,0 +1,31 @@
+//! `works._works`: the native half of the `works` Python package.
+//!
+//! A thin adapter over `works-core`: every method of the client is one call of
+//! `works_core::Api`, made on one process-wide tokio runtime with the GIL released.
+//! The pure-Python package `works` (in `python/works`) wraps it with paging,
+//! keyword arguments, docstrings and the exception classes.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod client;
+mod errors;
+mod records;
+mod runtime;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _works(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<client::NativeClient>()?;
+    m.add_class::<records::Org>()?;
+    m.add_class::<records::User>()?;
+    m.add_class::<records::ApiToken>()?;
+    m.add_class::<records::CreatedToken>()?;
+    m.add_class::<records::PasswordReset>()?;
+    m.add_class::<records::AuditRecord>()?;
+    m.add_class::<records::AuditVerification>()?;
+    m.add_function(wrap_pyfunction!(client::open, m)?)?;
+    m.add_function(wrap_pyfunction!(client::connect, m)?)?;
+    Ok(())
+}
