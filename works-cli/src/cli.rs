@@ -61,6 +61,11 @@ pub enum Command {
     Token(TokenCommand),
     /// Read the audit log, newest first; `works audit verify` checks its hash chain
     Audit(AuditArgs),
+    /// Check readiness: configuration, database, migrations, master key (exit 0 ready, 1 warnings, 2 failures)
+    Check(crate::ops::CheckArgs),
+    /// Back up, verify, test-restore, restore and prune backups of the database
+    #[command(subcommand)]
+    Backup(crate::ops::BackupCommand),
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +77,9 @@ pub struct ServeArgs {
     /// Mark session cookies Secure (set this when users reach the server over HTTPS)
     #[arg(long, env = "WORKS_SECURE_COOKIES")]
     pub secure_cookies: bool,
+
+    #[command(flatten)]
+    pub env: crate::ops::EnvArgs,
 }
 
 #[derive(Debug, Args)]
