@@ -70,6 +70,11 @@ pub enum Command {
     /// The agent on a managed machine: enroll it, run it
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),
+    /// Check readiness: configuration, database, migrations, master key (exit 0 ready, 1 warnings, 2 failures)
+    Check(crate::ops::CheckArgs),
+    /// Back up, verify, test-restore, restore and prune backups of the database
+    #[command(subcommand)]
+    Backup(crate::ops::BackupCommand),
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +102,9 @@ pub struct ServeArgs {
     /// Seconds between recovery passes over overdue jobs
     #[arg(long, env = "WORKS_RECOVERY_INTERVAL_SECS", value_name = "SECS", default_value_t = 15)]
     pub recovery_interval_secs: u64,
+
+    #[command(flatten)]
+    pub env: crate::ops::EnvArgs,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod commands;
 mod connect;
 mod credentials;
 mod fleet;
+mod ops;
 mod output;
 mod secrets;
 mod serve;
@@ -50,8 +51,8 @@ fn report(e: &Error) {
     let _ = err.flush();
 }
 
-fn init_logging(serving: bool) {
-    let default = if serving { "info" } else { "warn" };
+fn init_logging(serving: bool, debug: bool) {
+    let default = if debug { "debug" } else if serving { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("WORKS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter)
@@ -62,7 +63,10 @@ fn init_logging(serving: bool) {
 
 fn main() -> ExitCode {
     let cli = cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_) | Command::Agent(agent::AgentCommand::Run { .. })));
+    init_logging(
+        matches!(cli.command, Command::Serve(_) | Command::Agent(agent::AgentCommand::Run { .. })),
+        ops::debug_requested(&cli),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -70,14 +74,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Check(args) => ops::check(&cli, args).await,
+            Command::Backup(cmd) => ops::backup(&cli, cmd).await,
+            _ => run(cli).await.map(|text| (text, 0)),
+        }
+    });
     // Do not wait for stray blocking work (a prompt, a slow connection) at exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
-        Ok(text) => {
+        Ok((text, code)) => {
             let mut out = std::io::stdout().lock();
             match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(()) => ExitCode::from(code),
                 // The reader went away (`works org list | head`): nothing more to say.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
                 Err(_) => ExitCode::from(1),
@@ -108,7 +118,12 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::Audit(args) => commands::audit(api, args, cli.json).await,
                 Command::Node(cmd) => fleet::node(api, cmd, cli.json, cli.server.as_deref()).await,
                 Command::Job(cmd) => fleet::job(api, cmd, cli.json).await,
-                Command::Serve(_) | Command::Login(_) | Command::Logout | Command::Agent(_) => {
+                Command::Serve(_)
+                | Command::Login(_)
+                | Command::Logout
+                | Command::Agent(_)
+                | Command::Check(_)
+                | Command::Backup(_) => {
                     Err(Error::internal("This command was routed to the wrong place."))
                 }
             }

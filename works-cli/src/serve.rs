@@ -19,6 +19,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
     if cli.server.is_some() {
         return Err(Error::invalid("server", "does not apply to works serve: it serves its own database"));
     }
+    crate::ops::guard_start(cli, args)?;
     let listen = args.listen.trim();
     let addr: SocketAddr = tokio::net::lookup_host(listen)
         .await

@@ -910,7 +910,7 @@ pub struct RestoreTest {
     pub backup: BackupFile,
     pub checks: Vec<String>,
     /// The audit hash chain of the restored copy.
-    pub audit: AuditVerification,
+    pub audit_chain: AuditVerification,
 }
 
 /// What a restore did to the live database.
@@ -1209,13 +1209,13 @@ impl<'a> BackupService<'a> {
             Ok(t) => t,
             Err(e) => return self.refused("backup.restore_test", Some(&target), e).await,
         };
-        if !test.audit.intact {
+        if !test.audit_chain.intact {
             let e = Error::invalid(
                 "backup",
                 format!(
                     "{} restores, but the audit log inside it is broken: {}",
                     file.display(),
-                    test.audit.problem.clone().unwrap_or_else(|| "the hash chain does not verify".into())
+                    test.audit_chain.problem.clone().unwrap_or_else(|| "the hash chain does not verify".into())
                 ),
             );
             return self.refused("backup.restore_test", Some(&target), e).await;

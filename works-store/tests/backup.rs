@@ -158,8 +158,8 @@ async fn a_populated_store_is_backed_up_verified_restore_tested_and_restored_tab
 
         let live_before_test = table_summaries(&live.url).await.unwrap();
         let tested = service.restore_test(&created.backup.path).await.unwrap_or_else(|e| panic!("{backend}: restore-test: {e}"));
-        assert!(tested.test.audit.intact, "{backend}: {:?}", tested.test.audit);
-        assert_eq!(tested.test.audit.checked, summary(&manifest.tables, "audit_log").rows);
+        assert!(tested.test.audit_chain.intact, "{backend}: {:?}", tested.test.audit_chain);
+        assert_eq!(tested.test.audit_chain.checked, summary(&manifest.tables, "audit_log").rows);
         assert!(tested.test.checks.iter().any(|c| c.contains("nothing live was touched")), "{:?}", tested.test.checks);
         same_but_audit(&live_before_test, &table_summaries(&live.url).await.unwrap(), 1, "restore-test");
         if backend == "postgres" {
