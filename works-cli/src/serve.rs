@@ -44,6 +44,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         commit: crate::build_commit(),
         secure_cookies: args.secure_cookies,
+        metrics_public: works_http::metrics_public_from(std::env::var("WORKS_METRICS_PUBLIC").ok()),
     };
     let backend = works.store().backend();
 

@@ -347,6 +347,16 @@ impl Api for RemoteClient {
         let id = Self::id_segment("job", id)?;
         self.json(self.request(Method::POST, &["jobs", id, "retry"])?).await
     }
+
+    async fn health(&self) -> Result<works_core::HealthReport> {
+        self.json(self.request(Method::GET, &["health"])?).await
+    }
+
+    async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<works_core::HealthIssue> {
+        let id = Self::id_segment("health issue", issue_id)?;
+        let body = works_core::AcknowledgeIssue { note: note.to_owned() };
+        self.json(self.request(Method::POST, &["health", "issues", id, "acknowledge"])?.json(&body)).await
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::actor::Actor;
 use crate::agent::EnrollmentToken;
 use crate::audit::{AuditPage, AuditQuery, AuditVerification};
 use crate::error::Result;
+use crate::health::{HealthIssue, HealthReport};
 use crate::jobs::{ApproveJob, Job, JobQuery, NewJob};
 use crate::model::{ApiToken, CreatedToken, Listing, Org, User};
 use crate::nodes::{Container, NewNode, Node, NodeQuery, RenameNode};
@@ -57,6 +58,9 @@ pub trait Api: Send + Sync {
     async fn job_approve(&self, id: &str, input: ApproveJob) -> Result<Job>;
     async fn job_cancel(&self, id: &str) -> Result<Job>;
     async fn job_retry(&self, id: &str) -> Result<Job>;
+
+    async fn health(&self) -> Result<HealthReport>;
+    async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<HealthIssue>;
 }
 
 /// The core and an actor: the embedded implementation of [`Api`].
@@ -172,5 +176,11 @@ impl Api for Session {
     }
     async fn job_retry(&self, id: &str) -> Result<Job> {
         self.works.job_retry(&self.actor, id).await
+    }
+    async fn health(&self) -> Result<HealthReport> {
+        self.works.health(&self.actor).await
+    }
+    async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<HealthIssue> {
+        self.works.health_acknowledge(&self.actor, issue_id, note).await
     }
 }

@@ -26,6 +26,7 @@ mod api;
 pub mod error;
 pub mod extract;
 mod fleet_api;
+mod health_api;
 pub mod openapi;
 mod ui;
 
@@ -57,6 +58,9 @@ pub struct HttpConfig {
     pub commit: String,
     /// Mark the session cookies `Secure` (serve over HTTPS, or behind a proxy that does).
     pub secure_cookies: bool,
+    /// Serve `GET /metrics` without a token (`WORKS_METRICS_PUBLIC=1`). Off by default:
+    /// the metrics tell fleet counts.
+    pub metrics_public: bool,
 }
 
 impl HttpConfig {
@@ -69,8 +73,14 @@ impl HttpConfig {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             commit: commit_from(std::env::var("ANTHROPY_VERSION").ok()),
             secure_cookies: false,
+            metrics_public: metrics_public_from(std::env::var("WORKS_METRICS_PUBLIC").ok()),
         }
     }
+}
+
+/// Whether `WORKS_METRICS_PUBLIC` opens `/metrics`: `1`, `true` or `yes`.
+pub fn metrics_public_from(value: Option<String>) -> bool {
+    matches!(value.as_deref().map(str::trim), Some("1" | "true" | "yes"))
 }
 
 /// The commit to report: an override when given and not blank, else [`BUILD_COMMIT`].
@@ -89,7 +99,7 @@ pub struct AppState {
 /// request logging, panic recovery and security headers.
 pub fn router(works: Works, config: HttpConfig) -> Router {
     let state = AppState { works, config: Arc::new(config) };
-    let routes = api::routes().merge(fleet_api::routes()).merge(agent_api::routes()).merge(ui::routes()).fallback(fallback).method_not_allowed_fallback(method_not_allowed);
+    let routes = api::routes().merge(fleet_api::routes()).merge(health_api::routes()).merge(agent_api::routes()).merge(ui::routes()).fallback(fallback).method_not_allowed_fallback(method_not_allowed);
     with_middleware(routes.with_state(state))
 }
 

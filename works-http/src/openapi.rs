@@ -77,6 +77,7 @@ pub struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::fleet_api::FleetDoc::openapi());
+    doc.merge(crate::health_api::HealthDoc::openapi());
     doc.merge(crate::agent_api::AgentDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc

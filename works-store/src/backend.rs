@@ -27,6 +27,9 @@ use crate::rows::{
 };
 use crate::sql::{self, Arg, Built};
 
+mod health;
+mod instances;
+
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -209,6 +209,9 @@ pub const UPDATE_JOB: &str = "UPDATE jobs SET node_id = $2, org_id = $3, kind = 
     created_at = $19, updated_at = $20, claimed_at = $21, heartbeat_at = $22, deadline_at = $23, \
     expires_at = $24, finished_at = $25 WHERE id = $1 AND state = $26";
 
+/// Every column of a job, in the order `JobRow` decodes.
+pub const JOB_COLUMNS: &str = job_columns!();
+
 pub const GET_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1");
 
 pub const GET_JOB_STATE: &str = "SELECT state FROM jobs WHERE id = $1";
