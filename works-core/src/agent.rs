@@ -87,7 +87,7 @@ pub struct AgentIdentity {
 }
 
 impl AgentIdentity {
-    fn as_actor(&self) -> Actor {
+    pub(crate) fn as_actor(&self) -> Actor {
         Actor {
             id: format!("agent:{}", self.node_id),
             name: format!("agent of {}", self.node_name),
@@ -257,6 +257,9 @@ impl Works {
             return Err(Error::invalid("health.agent_version", "must be at most 100 characters"));
         }
         self.store.record_checkin(&agent.node_id, self.now(), &input.health, input.containers.as_deref()).await?;
+        if let Some(containers) = &input.containers {
+            self.discover_instances(agent, containers).await?;
+        }
         Ok(CheckInReply { next_checkin_secs: self.config.checkin_interval_secs })
     }
 

@@ -12,7 +12,7 @@ use crate::model::{Page, Scope};
 use crate::nodes::{Container, NodeHealth, NodeRecord};
 
 #[async_trait]
-pub trait FleetStore: Send + Sync + 'static {
+pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
     // --- nodes ---
     async fn insert_node(&self, node: &NodeRecord, audit: AuditDraft) -> Result<()>;
     /// Writes name and timestamps (not check-in fields).
