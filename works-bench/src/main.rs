@@ -71,8 +71,11 @@ async fn fresh_postgres(admin_url: &str) -> Result<String> {
     };
     let status = tokio::process::Command::new("psql")
         .arg(admin_url)
-        .arg("-qc")
-        .arg(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name};"))
+        .arg("-q")
+        .arg("-c")
+        .arg(format!("DROP DATABASE IF EXISTS {name}"))
+        .arg("-c")
+        .arg(format!("CREATE DATABASE {name}"))
         .status()
         .await
         .context("running psql to create the benchmark database")?;
@@ -115,7 +118,7 @@ async fn checkins(agents: usize, concurrency: usize, seconds: u64, database: Opt
         .args(["--database", &url])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
