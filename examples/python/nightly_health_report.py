@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Nightly health report: every organization with its users, refused attempts of the
-last day, and whether the audit log's hash chain is intact.
+"""Nightly health report: every organization with its users and nodes, failed work and
+refused attempts of the last day, and whether the audit log's hash chain is intact.
 
     python examples/python/nightly_health_report.py --server http://127.0.0.1:8080 --token wkt_...
     python examples/python/nightly_health_report.py --database sqlite:///var/lib/works/works.db
+
+Nodes are counted by status (online, stale, offline; retired ones apart), with the
+reason for each node that is not online. Failed and timed-out jobs are those that ended
+in the last --hours hours.
 
 Exits 0 when the audit chain is intact, 1 when it is broken, 2 when the report could
 not be made (the message says why). Run it from cron and mail yourself the output.
@@ -32,8 +36,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     where.add_argument("--database", metavar="URL", help="a database opened directly, e.g. sqlite:///path/works.db")
     parser.add_argument("--token", help="an API token (needed with --server unless WORKS_TOKEN is set)")
     parser.add_argument("--as", dest="as_user", default="admin", help="with --database: act as this user (default admin)")
-    parser.add_argument("--hours", type=int, default=24, help="how far back to count refused attempts (default 24)")
+    parser.add_argument(
+        "--hours", type=int, default=24, help="how far back to count failed jobs and refused attempts (default 24)"
+    )
     return parser.parse_args(argv)
+
+
+STATUSES = ("online", "stale", "offline")
+
+
+def print_users(members: list[works.User]) -> None:
+    for u in members:
+        flag = "  DISABLED" if u.disabled else ""
+        print(f"      {u.username:<20} {u.role:<13} {u.display_name}{flag}")
+
+
+def node_summary(nodes: list[works.Node]) -> str:
+    """`3 (1 online, 1 stale, 1 offline; 1 retired)`, retired nodes counted apart."""
+    active = [n for n in nodes if not n.retired]
+    by_status = Counter(n.status for n in active)
+    counts = ", ".join(f"{by_status[s]} {s}" for s in STATUSES)
+    retired = len(nodes) - len(active)
+    return f"{len(active)} ({counts}{f'; {retired} retired' if retired else ''})"
+
+
+def print_nodes(nodes: list[works.Node]) -> None:
+    """Every node that is not retired, with the reason when it is not online."""
+    for n in sorted(nodes, key=lambda n: n.name):
+        if n.retired:
+            continue
+        line = f"      {n.name:<20} {n.status:<8}"
+        print(line.rstrip() if n.status == "online" else f"{line} {n.status_reason}")
 
 
 def report(client: works.Client, hours: int) -> int:
@@ -45,6 +78,10 @@ def report(client: works.Client, hours: int) -> int:
     users_by_org: dict[str | None, list[works.User]] = defaultdict(list)
     for user in client.users.list(include_disabled=True):
         users_by_org[user.org_id].append(user)
+    nodes = list(client.nodes.list(include_retired=True))
+    nodes_by_org: dict[str | None, list[works.Node]] = defaultdict(list)
+    for node in nodes:
+        nodes_by_org[node.org_id].append(node)
 
     archived = sum(1 for org in orgs if org.archived)
     print(f"\nOrganizations: {len(orgs)} ({len(orgs) - archived} active, {archived} archived)")
@@ -56,17 +93,36 @@ def report(client: works.Client, hours: int) -> int:
         summary = ", ".join(f"{n} {role}" for role, n in sorted(roles.items())) or "no users"
         print(f"\n  {org.name} [{state}] since {org.created_at:%Y-%m-%d}")
         print(f"    users: {len(members)} ({summary}; {disabled} disabled)")
-        for u in members:
-            flag = "  DISABLED" if u.disabled else ""
-            print(f"      {u.username:<20} {u.role:<13} {u.display_name}{flag}")
+        print_users(members)
+        org_nodes = nodes_by_org.get(org.id, [])
+        print(f"    nodes: {node_summary(org_nodes)}")
+        print_nodes(org_nodes)
 
     msp_users = sorted(users_by_org.get(None, []), key=lambda u: u.username)
     print(f"\nMSP staff: {len(msp_users)}")
-    for u in msp_users:
-        flag = "  DISABLED" if u.disabled else ""
-        print(f"      {u.username:<20} {u.role:<13} {u.display_name}{flag}")
+    print_users(msp_users)
+    shared = nodes_by_org.get(None, [])
+    print(f"\nShared MSP infrastructure nodes: {node_summary(shared)}")
+    print_nodes(shared)
+    print(f"\nAll nodes: {node_summary(nodes)}")
 
     since = now - timedelta(hours=hours)
+    names = {n.id: n.name for n in nodes}
+    org_names = {o.id: o.name for o in orgs}
+    ended = [
+        job
+        for state in ("failed", "timed_out")
+        for job in client.jobs.list(state=state)
+        if job.finished_at is not None and job.finished_at >= since
+    ]
+    ended.sort(key=lambda j: j.finished_at or j.updated_at, reverse=True)
+    print(f"\nFailed or timed-out jobs in the last {hours} hours: {len(ended)}")
+    for job in ended:
+        where = names.get(job.node_id, job.node_id)
+        owner = org_names.get(job.org_id, job.org_id) if job.org_id else "shared"
+        at = job.finished_at or job.updated_at
+        print(f"  {at:%Y-%m-%d %H:%M:%S} {job.state:<9} {job.kind} on {where} ({owner}): {job.reason}")
+
     refused = list(client.audit.query(outcome="denied", since=since))
     print(f"\nRefused attempts in the last {hours} hours: {len(refused)}")
     for record in refused[:10]:

@@ -8,10 +8,12 @@ use pyo3::prelude::*;
 use works_client::RemoteClient;
 use works_core::auth::FIRST_ADMIN;
 use works_core::{
-    Api, AuditQuery, Bootstrap, Error, NewOrg, NewToken, NewUser, OrgQuery, Outcome, RenameOrg, ResetPassword,
-    Result, Role, Session, TokenQuery, UserQuery, UserUpdate, Works,
+    Api, ApproveJob, AuditQuery, Bootstrap, Error, JobKind, JobQuery, JobState, NewJob, NewNode, NewOrg, NewToken,
+    NewUser, NodeQuery, OrgQuery, Outcome, RenameNode, RenameOrg, ResetPassword, Result, Role, Session, TokenQuery,
+    UserQuery, UserUpdate, Works,
 };
 
+use crate::fleet_records::{Container, EnrollmentToken, Job, Node};
 use crate::records::{ApiToken, AuditRecord, AuditVerification, CreatedToken, Org, PasswordReset, User};
 use crate::runtime::{runtime, wait};
 
@@ -148,6 +150,20 @@ fn role(name: &str) -> Result<Role> {
 
 fn outcome(name: &str) -> Result<Outcome> {
     Outcome::parse(name).ok_or_else(|| Error::invalid("outcome", "must be one of succeeded, denied, rejected"))
+}
+
+fn job_kind(name: &str) -> Result<JobKind> {
+    JobKind::parse(name.trim()).ok_or_else(|| {
+        let all: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
+        Error::invalid("kind", format!("must be one of {}, not {name}", all.join(", ")))
+    })
+}
+
+fn job_state(name: &str) -> Result<JobState> {
+    JobState::parse(name.trim()).ok_or_else(|| {
+        let all: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+        Error::invalid("state", format!("must be one of {}, not {name}", all.join(", ")))
+    })
 }
 
 #[pymethods]
@@ -354,6 +370,129 @@ impl NativeClient {
     fn audit_verify(&self, py: Python<'_>) -> PyResult<AuditVerification> {
         let api = self.api(py)?;
         wait(py, async move { api.audit_verify().await }).map(AuditVerification::from)
+    }
+
+    /// Adds a node for an organization, or as shared MSP infrastructure without one.
+    #[pyo3(signature = (name, org_id))]
+    fn node_create(&self, py: Python<'_>, name: String, org_id: Option<String>) -> PyResult<Node> {
+        let api = self.api(py)?;
+        wait(py, async move { api.node_create(NewNode { name, org_id }).await }).map(Node::from)
+    }
+
+    /// One page of nodes and the offset of the next, if any.
+    #[pyo3(signature = (org_id, include_retired, offset, limit))]
+    fn node_list(
+        &self,
+        py: Python<'_>,
+        org_id: Option<String>,
+        include_retired: bool,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> PyResult<(Vec<Node>, Option<u32>)> {
+        let api = self.api(py)?;
+        let page = wait(py, async move { api.node_list(NodeQuery { org_id, include_retired, offset, limit }).await })?;
+        Ok((page.items.into_iter().map(Node::from).collect(), page.next_offset))
+    }
+
+    /// One node.
+    fn node_get(&self, py: Python<'_>, id: String) -> PyResult<Node> {
+        let api = self.api(py)?;
+        wait(py, async move { api.node_get(&id).await }).map(Node::from)
+    }
+
+    /// Renames a node.
+    fn node_rename(&self, py: Python<'_>, id: String, name: String) -> PyResult<Node> {
+        let api = self.api(py)?;
+        wait(py, async move { api.node_rename(&id, RenameNode { name }).await }).map(Node::from)
+    }
+
+    /// Retires a node and cuts its agent off.
+    fn node_retire(&self, py: Python<'_>, id: String) -> PyResult<Node> {
+        let api = self.api(py)?;
+        wait(py, async move { api.node_retire(&id).await }).map(Node::from)
+    }
+
+    /// A node's containers as its agent last reported them.
+    fn node_containers(&self, py: Python<'_>, id: String) -> PyResult<Vec<Container>> {
+        let api = self.api(py)?;
+        let list = wait(py, async move { api.node_containers(&id).await })?;
+        Ok(list.into_iter().map(Container::from).collect())
+    }
+
+    /// Makes a one-time enrollment token for a node's agent; its secret is returned this once.
+    fn enrollment_token_create(&self, py: Python<'_>, node_id: String) -> PyResult<EnrollmentToken> {
+        let api = self.api(py)?;
+        wait(py, async move { api.enrollment_token_create(&node_id).await }).map(EnrollmentToken::from)
+    }
+
+    /// Revokes the agent credential of a node.
+    fn agent_revoke(&self, py: Python<'_>, node_id: String) -> PyResult<()> {
+        let api = self.api(py)?;
+        wait(py, async move { api.agent_revoke(&node_id).await })
+    }
+
+    /// Requests work on a node.
+    #[pyo3(signature = (node_id, kind_name, params))]
+    fn job_request(
+        &self,
+        py: Python<'_>,
+        node_id: String,
+        kind_name: String,
+        params: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Job> {
+        let to_py_err = |e| crate::errors::to_py_err(py, e);
+        let params = match &params {
+            Some(p) => crate::json::from_py("params", p).map_err(to_py_err)?,
+            None => serde_json::Value::Null,
+        };
+        let api = self.api(py)?;
+        wait(py, async move {
+            let kind = job_kind(&kind_name)?;
+            api.job_request(NewJob { node_id, kind, params }).await
+        })
+        .map(Job::from)
+    }
+
+    /// One page of jobs, newest first, and the offset of the next, if any.
+    #[pyo3(signature = (node_id, state_name, offset, limit))]
+    fn job_list(
+        &self,
+        py: Python<'_>,
+        node_id: Option<String>,
+        state_name: Option<String>,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> PyResult<(Vec<Job>, Option<u32>)> {
+        let api = self.api(py)?;
+        let page = wait(py, async move {
+            let state = state_name.as_deref().map(job_state).transpose()?;
+            api.job_list(JobQuery { node_id, state, offset, limit }).await
+        })?;
+        Ok((page.items.into_iter().map(Job::from).collect(), page.next_offset))
+    }
+
+    /// One job.
+    fn job_get(&self, py: Python<'_>, id: String) -> PyResult<Job> {
+        let api = self.api(py)?;
+        wait(py, async move { api.job_get(&id).await }).map(Job::from)
+    }
+
+    /// Approves risky work by its phrase.
+    fn job_approve(&self, py: Python<'_>, id: String, phrase: String) -> PyResult<Job> {
+        let api = self.api(py)?;
+        wait(py, async move { api.job_approve(&id, ApproveJob { phrase }).await }).map(Job::from)
+    }
+
+    /// Cancels work no agent has picked up yet.
+    fn job_cancel(&self, py: Python<'_>, id: String) -> PyResult<Job> {
+        let api = self.api(py)?;
+        wait(py, async move { api.job_cancel(&id).await }).map(Job::from)
+    }
+
+    /// Requests a failed or timed-out job again, as a new job.
+    fn job_retry(&self, py: Python<'_>, id: String) -> PyResult<Job> {
+        let api = self.api(py)?;
+        wait(py, async move { api.job_retry(&id).await }).map(Job::from)
     }
 }
 

@@ -9,6 +9,8 @@
 
 mod client;
 mod errors;
+mod fleet_records;
+mod json;
 mod records;
 mod runtime;
 
@@ -25,6 +27,13 @@ fn _works(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<records::PasswordReset>()?;
     m.add_class::<records::AuditRecord>()?;
     m.add_class::<records::AuditVerification>()?;
+    m.add_class::<fleet_records::Node>()?;
+    m.add_class::<fleet_records::NodeHealth>()?;
+    m.add_class::<fleet_records::Container>()?;
+    m.add_class::<fleet_records::PublishedPort>()?;
+    m.add_class::<fleet_records::ContainerMount>()?;
+    m.add_class::<fleet_records::EnrollmentToken>()?;
+    m.add_class::<fleet_records::Job>()?;
     m.add_function(wrap_pyfunction!(client::open, m)?)?;
     m.add_function(wrap_pyfunction!(client::connect, m)?)?;
     Ok(())

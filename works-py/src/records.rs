@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 
 /// A string as Python's `repr` writes it: single quotes, unless the text holds a
 /// single quote and no double quote.
-fn q(s: &str) -> String {
+pub(crate) fn q(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
@@ -29,19 +29,19 @@ fn q(s: &str) -> String {
     out
 }
 
-fn q_opt(s: &Option<String>) -> String {
+pub(crate) fn q_opt(s: &Option<String>) -> String {
     s.as_deref().map(q).unwrap_or_else(|| "None".to_owned())
 }
 
-fn when(at: &DateTime<Utc>) -> String {
+pub(crate) fn when(at: &DateTime<Utc>) -> String {
     q(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-fn when_opt(at: &Option<DateTime<Utc>>) -> String {
+pub(crate) fn when_opt(at: &Option<DateTime<Utc>>) -> String {
     at.as_ref().map(when).unwrap_or_else(|| "None".to_owned())
 }
 
-fn flag(b: bool) -> &'static str {
+pub(crate) fn flag(b: bool) -> &'static str {
     if b {
         "True"
     } else {

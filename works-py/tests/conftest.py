@@ -5,6 +5,7 @@ process (remote)."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import queue
 import re
@@ -13,11 +14,13 @@ import shutil
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -67,7 +70,7 @@ def unique(prefix: str) -> str:
 class Server:
     """A `works serve` process on 127.0.0.1 with a port the OS picked."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None) -> None:
         args = [str(works_bin())]
         if database_url is not None:
             args += ["--database", database_url]
@@ -81,7 +84,7 @@ class Server:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=clean_env(WORKS_ADMIN_PASSWORD=ADMIN_PASSWORD, WORKS_LOG="warn"),
+            env=clean_env(WORKS_ADMIN_PASSWORD=ADMIN_PASSWORD, WORKS_LOG="warn", **(env or {})),
         )
         lines: queue.Queue[str | None] = queue.Queue()
 
@@ -217,12 +220,109 @@ def client(backend: Backend) -> works.Client:
     return backend.admin
 
 
-def run_python(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+@pytest.fixture
+def agent_url(backend: Backend, tmp_path: Path) -> Iterator[str]:
+    """Where a node's agent reaches the backend's database: the remote backend's
+    server, or a `works serve` started on the embedded backend's database."""
+    if backend.server_url is not None:
+        yield backend.server_url
+        return
+    assert backend.database_url is not None
+    running = Server(tmp_path / "agent-server", database_url=backend.database_url)
+    yield running.url
+    running.stop()
+
+
+def http_json(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    """One HTTP request with a JSON body; the status and the decoded JSON answer."""
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, json.loads(raw) if raw else None
+
+
+def enroll(server_url: str, enrollment_token: str) -> tuple[int, Any]:
+    return http_json(
+        "POST",
+        f"{server_url}/api/v1/agent/enroll",
+        {"token": enrollment_token, "hostname": "test-host", "agent_version": "test"},
+    )
+
+
+HEALTH = {
+    "uptime_secs": 86400,
+    "load1": 0.25,
+    "memory_total_bytes": 8 * 1024**3,
+    "memory_available_bytes": 3 * 1024**3,
+    "disk_total_bytes": 100 * 1024**3,
+    "disk_available_bytes": 40 * 1024**3,
+    "agent_version": "0.1.0-test",
+    "docker_reachable": True,
+    "docker_version": "27.3.1",
+}
+
+
+class Agent:
+    """A node's agent, reduced to the HTTP calls the real one makes: enrolled with a
+    one-time token, then checking in and working through its node's jobs."""
+
+    def __init__(self, server_url: str, enrollment_token: str) -> None:
+        self.url = server_url
+        status, body = enroll(server_url, enrollment_token)
+        assert status == 200, body
+        self.node_id: str = body["node_id"]
+        self.credential: str = body["credential"]
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return http_json(method, f"{self.url}/api/v1/agent/{path}", body, token=self.credential)
+
+    def check_in(self, containers: list[dict[str, Any]] | None = None, **health: Any) -> int:
+        status, body = self.call("POST", "checkin", {"health": {**HEALTH, **health}, "containers": containers})
+        assert status in (200, 401), body
+        return status
+
+    def claim(self) -> dict[str, Any] | None:
+        status, body = self.call("POST", "jobs/claim")
+        assert status in (200, 204), body
+        return body if status == 200 else None
+
+    def finish(
+        self,
+        job_id: str,
+        *,
+        succeeded: bool,
+        result: Any = None,
+        output: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        status, body = self.call("POST", f"jobs/{job_id}/start")
+        assert status == 200, body
+        report = {"succeeded": succeeded, "result": result, "output": output, "reason": reason}
+        status, body = self.call("POST", f"jobs/{job_id}/complete", report)
+        assert status == 200, body
+        return body
+
+
+def run_python(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *args],
         capture_output=True,
         text=True,
-        stdin=subprocess.DEVNULL,
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
         timeout=timeout,
         env=env if env is not None else clean_env(),
     )

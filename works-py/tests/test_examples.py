@@ -4,30 +4,36 @@ database, with what they print checked."""
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
+from contextlib import closing
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 import works
-from conftest import ADMIN_PASSWORD, REPO_ROOT, USER_PASSWORD, Server, run_python
+from conftest import ADMIN_PASSWORD, REPO_ROOT, USER_PASSWORD, Agent, Server, enroll, run_python
 
 EXAMPLES = REPO_ROOT / "examples" / "python"
 
 
 class Seeded:
-    """A fresh backend with two active organizations, one archived, their users and a
-    refused attempt, and how a script reaches it."""
+    """A fresh backend with two active organizations, one archived, their users, a
+    refused attempt, and a fleet: nodes online, stale, offline and retired, a failed and
+    a timed-out job. Agents talk to a real server; a script reaches the same database
+    through that server (remote) or by opening it directly (embedded)."""
 
     def __init__(self, mode: str, tmp_path: Path) -> None:
         self.mode = mode
+        self.db_file = tmp_path / "works.db"
+        self.database = f"sqlite://{self.db_file}"
+        # Recovery passes every second, so an expired job times out while the test waits.
+        self.server = Server(tmp_path / "data", database_url=self.database, env={"WORKS_RECOVERY_INTERVAL_SECS": "1"})
         if mode == "remote":
-            self.server = Server(tmp_path / "data")
             self.admin = works.connect(self.server.url, username="admin", password=ADMIN_PASSWORD)
         else:
-            self.database = f"sqlite://{tmp_path}/works.db"
-            with pytest.warns(works.FirstStart):
-                self.admin = works.open(self.database, admin_password=ADMIN_PASSWORD)
+            self.admin = works.open(self.database)
         admin = self.admin
         acme = admin.orgs.create("Acme Dental")
         bayside = admin.orgs.create("Bayside Law")
@@ -41,7 +47,54 @@ class Seeded:
         admin.orgs.archive(old.id)
         with pytest.raises(works.NotFound):
             admin.orgs.get("no-such-org")
+        self.nodes = self.seed_fleet(acme.id, bayside.id)
         self.admin_token = admin.tokens.create("examples").token
+
+    def seed_fleet(self, acme_id: str, bayside_id: str) -> dict[str, works.Node]:
+        admin = self.admin
+        nodes = {
+            name: admin.nodes.create(name, org_id=org_id)
+            for name, org_id in [
+                ("acme-web-01", acme_id),
+                ("acme-db-01", acme_id),
+                ("acme-nas-01", acme_id),  # never enrolled: offline
+                ("acme-old-01", acme_id),
+                ("bayside-fw-01", bayside_id),
+                ("msp-backup-01", None),
+            ]
+        }
+        admin.nodes.retire(nodes["acme-old-01"].id)
+        agents = {}
+        for name in ("acme-web-01", "acme-db-01", "bayside-fw-01", "msp-backup-01"):
+            agents[name] = Agent(self.server.url, admin.nodes.enrollment_token(nodes[name].id).token)
+            assert agents[name].check_in() == 200
+        # Time passes for two of them: one was last heard from two minutes ago (stale),
+        # the other three hours ago (offline).
+        now_ms = int(time.time() * 1000)
+        self.sql("UPDATE nodes SET last_checkin_at = ? WHERE id = ?", now_ms - 121_000, nodes["acme-db-01"].id)
+        self.sql("UPDATE nodes SET last_checkin_at = ? WHERE id = ?", now_ms - 3 * 3600_000, nodes["bayside-fw-01"].id)
+
+        # A restart that the agent of acme-web-01 reports as failed.
+        restart = admin.jobs.request(nodes["acme-web-01"].id, "restart")
+        admin.jobs.approve(restart.id, restart.approval_phrase or "")
+        claimed = agents["acme-web-01"].claim()
+        assert claimed is not None and claimed["id"] == restart.id
+        agents["acme-web-01"].finish(restart.id, succeeded=False, reason="docker: permission denied while restarting openclaw")
+
+        # A health check bayside-fw-01 never picked up: its waiting window ends now, and
+        # the server's recovery times it out.
+        check = admin.jobs.request(nodes["bayside-fw-01"].id, "health_check")
+        self.sql("UPDATE jobs SET expires_at = ? WHERE id = ?", int(time.time() * 1000) - 1000, check.id)
+        deadline = time.monotonic() + 30
+        while admin.jobs.get(check.id).state != "timed_out":
+            assert time.monotonic() < deadline, "the server's recovery did not time the expired job out"
+            time.sleep(0.2)
+        return {name: admin.nodes.get(node.id) for name, node in nodes.items()}
+
+    def sql(self, statement: str, *params: object) -> None:
+        """Changes the database under the server, standing in for time passing."""
+        with closing(sqlite3.connect(self.db_file, timeout=30)) as db, db:
+            assert db.execute(statement, params).rowcount == 1
 
     def as_user(self, username: str) -> works.Client:
         if self.mode == "remote":
@@ -55,8 +108,7 @@ class Seeded:
         return ["--database", self.database, "--token", token]
 
     def stop(self) -> None:
-        if self.mode == "remote":
-            self.server.stop()
+        self.server.stop()
 
 
 @pytest.fixture(params=["remote", "embedded"])
@@ -64,6 +116,13 @@ def seeded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Seeded]:
     backend = Seeded(request.param, tmp_path)
     yield backend
     backend.stop()
+
+
+def block(out: str, start: str) -> str:
+    """The lines of the report from the one starting with `start` to the next blank line."""
+    at = out.index(start)
+    end = out.find("\n\n", at)
+    return out[at : end if end != -1 else len(out)]
 
 
 def test_nightly_health_report(seeded: Seeded) -> None:
@@ -86,6 +145,38 @@ def test_nightly_health_report(seeded: Seeded) -> None:
     # Organizations in name order.
     assert out.index("Acme Dental") < out.index("Bayside Law") < out.index("Old Client")
 
+    # Nodes per organization by status, with the reason for each one not online.
+    acme, bayside, old = (block(out, f"  {name} [") for name in ("Acme Dental", "Bayside Law", "Old Client"))
+    assert "    nodes: 3 (1 online, 1 stale, 1 offline; 1 retired)" in acme
+    assert re.search(r"^      acme-web-01\s+online$", acme, re.M)
+    assert re.search(
+        r"^      acme-db-01\s+stale\s+The agent last checked in [234] minutes ago; it may be slow or restarting\.$", acme, re.M
+    )
+    assert re.search(r"^      acme-nas-01\s+offline\s+No agent has enrolled yet\. Create an enrollment token", acme, re.M)
+    assert "acme-old-01" not in out  # retired: counted, not listed
+    assert "    nodes: 1 (0 online, 0 stale, 1 offline)" in bayside
+    assert re.search(r"^      bayside-fw-01\s+offline\s+The agent last checked in 3 hours ago\. Check that", bayside, re.M)
+    assert "    nodes: 0 (0 online, 0 stale, 0 offline)" in old
+    assert "Shared MSP infrastructure nodes: 1 (1 online, 0 stale, 0 offline)" in out
+    assert re.search(r"^      msp-backup-01\s+online$", out, re.M)
+    assert "All nodes: 5 (2 online, 1 stale, 2 offline; 1 retired)" in out
+
+    # Work that failed or timed out, most recent first.
+    assert "Failed or timed-out jobs in the last 24 hours: 2" in out
+    timed_out = re.search(
+        r"^  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d timed_out health_check on bayside-fw-01 \(Bayside Law\): "
+        r"The node did not pick this job up before it expired",
+        out,
+        re.M,
+    )
+    failed = re.search(
+        r"^  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d failed    restart on acme-web-01 \(Acme Dental\): "
+        r"docker: permission denied while restarting openclaw$",
+        out,
+        re.M,
+    )
+    assert timed_out and failed and timed_out.start() < failed.start()
+
 
 def test_nightly_health_report_as_an_org_admin(seeded: Seeded) -> None:
     token = seeded.as_user("alice").tokens.create("acme report").token
@@ -97,6 +188,13 @@ def test_nightly_health_report_as_an_org_admin(seeded: Seeded) -> None:
     assert "Acme Dental" in out and "Bayside Law" not in out and "carol" not in out
     assert "MSP staff: 0" in out
     assert "Audit chain: not checked: " in out
+    # Only her organization's nodes and work.
+    assert "    nodes: 3 (1 online, 1 stale, 1 offline; 1 retired)" in out
+    assert "Shared MSP infrastructure nodes: 0 (0 online, 0 stale, 0 offline)" in out
+    assert "All nodes: 3 (1 online, 1 stale, 1 offline; 1 retired)" in out
+    assert "bayside-fw-01" not in out and "msp-backup-01" not in out
+    assert "Failed or timed-out jobs in the last 24 hours: 1" in out
+    assert "restart on acme-web-01 (Acme Dental): docker: permission denied" in out
 
 
 def test_nightly_health_report_with_a_revoked_token(seeded: Seeded) -> None:
@@ -151,3 +249,132 @@ def test_bulk_users_from_a_missing_file(seeded: Seeded, tmp_path: Path) -> None:
     run = run_python(str(EXAMPLES / "bulk_users_from_csv.py"), str(tmp_path / "nope.csv"), *seeded.args(seeded.admin_token))
     assert run.returncode == 2
     assert "nope.csv could not be read: No such file or directory" in run.stderr
+
+
+def test_bulk_nodes_from_csv(seeded: Seeded, tmp_path: Path) -> None:
+    admin = seeded.admin
+    csv_file = tmp_path / "nodes.csv"
+    csv_file.write_text(
+        "name,organization\n"
+        "acme-web-02,acme dental\n"
+        "msp-monitor-01,\n"
+        "bad name,Acme Dental\n"
+        "bayside-nas-01,Nowhere Inc\n"
+        "old-client-01,Old Client\n"
+        "-dash,Bayside Law\n"
+        "bayside-nas-01,Bayside Law\n",
+        encoding="utf-8",
+    )
+    agent_server = seeded.server.url
+    where = seeded.args(seeded.admin_token)
+    if seeded.mode == "embedded":
+        where += ["--agent-server", agent_server]
+    run = run_python(str(EXAMPLES / "bulk_nodes_from_csv.py"), str(csv_file), *where)
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    added = r"line {line}: added {name} {where}; enrollment token valid until \d{{4}}-\d\d-\d\d \d\d:\d\d UTC"
+    enroll_line = rf"  works agent enroll --server {re.escape(agent_server)} --token (wke_\S+) --state-dir /var/lib/works-agent"
+    assert re.fullmatch(added.format(line=2, name="acme-web-02", where="for acme dental"), lines[0]), lines[0]
+    first = re.fullmatch(enroll_line, lines[1])
+    assert re.fullmatch(added.format(line=3, name="msp-monitor-01", where="as shared MSP infrastructure"), lines[2])
+    second = re.fullmatch(enroll_line, lines[3])
+    assert lines[4] == "line 4: not added: field name: name: may contain only letters, digits, dots, hyphens and underscores"
+    assert lines[5] == "line 5: not added: field organization: no organization named 'Nowhere Inc' that you can see"
+    # Archived organizations are not offered, so their name is unknown.
+    assert lines[6] == "line 6: not added: field organization: no organization named 'Old Client' that you can see"
+    assert lines[7] == "line 7: not added: field name: name: must start with a letter or a digit"
+    assert re.fullmatch(added.format(line=8, name="bayside-nas-01", where="for Bayside Law"), lines[8])
+    third = re.fullmatch(enroll_line, lines[9])
+    assert lines[10] == "3 added, 4 not added"
+    assert len(lines) == 11
+    assert first and second and third
+
+    nodes = {n.name: n for n in admin.nodes.list()}
+    assert nodes["acme-web-02"].org_id == seeded.nodes["acme-web-01"].org_id
+    assert nodes["msp-monitor-01"].org_id is None
+    assert nodes["bayside-nas-01"].org_id == seeded.nodes["bayside-fw-01"].org_id
+    assert not {"bad name", "old-client-01", "-dash"} & set(nodes)
+    # Each printed line enrolls its own node's agent, once.
+    for name, match in [("acme-web-02", first), ("msp-monitor-01", second), ("bayside-nas-01", third)]:
+        status, body = enroll(agent_server, match.group(1))
+        assert status == 200 and body["node_id"] == nodes[name].id, body
+        assert enroll(agent_server, match.group(1))[0] == 401
+
+
+def test_bulk_nodes_from_csv_as_an_org_admin(seeded: Seeded, tmp_path: Path) -> None:
+    token = seeded.as_user("alice").tokens.create("acme nodes").token
+    csv_file = tmp_path / "nodes.csv"
+    csv_file.write_text("name,organization\nacme-pc-01,Acme Dental\nmsp-spare-01,\nbayside-pc-01,Bayside Law\n", encoding="utf-8")
+    run = run_python(str(EXAMPLES / "bulk_nodes_from_csv.py"), str(csv_file), *seeded.args(token))
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("line 2: added acme-pc-01 for Acme Dental; enrollment token valid until ")
+    server = re.escape(seeded.server.url) if seeded.mode == "remote" else re.escape("<this server's address>")
+    assert re.fullmatch(rf"  works agent enroll --server {server} --token wke_\S+ --state-dir /var/lib/works-agent", lines[1])
+    assert lines[2] == "line 3: not added: Shared MSP infrastructure is managed by the MSP."
+    assert lines[3] == "line 4: not added: field organization: no organization named 'Bayside Law' that you can see"
+    assert lines[4] == "1 added, 2 not added"
+
+
+def request_risky_work(seeded: Seeded) -> list[works.Job]:
+    """Three risky jobs waiting for approval, oldest first."""
+    jobs = []
+    for node, kind, params in [
+        ("acme-web-01", "restart", None),
+        ("msp-backup-01", "deploy", {"image": "openclaw/openclaw:1.5"}),
+        ("acme-nas-01", "remove", None),
+    ]:
+        jobs.append(seeded.admin.jobs.request(seeded.nodes[node].id, kind, params))
+        time.sleep(0.01)  # distinct request times, so the newest-first order is certain
+    return jobs
+
+
+def test_approve_pending(seeded: Seeded) -> None:
+    restart, deploy, remove = request_risky_work(seeded)
+    typed = "\n".join(
+        [
+            "",  # remove on acme-nas-01 (newest): skipped
+            "deploy openclaw on msp-backup",  # a typo: refused, asked again
+            "deploy openclaw on msp-backup-01",
+            "restart openclaw on acme-web-01",
+        ]
+    )
+    run = run_python(str(EXAMPLES / "approve_pending.py"), *seeded.args(seeded.admin_token), input=typed + "\n")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    assert out.startswith("Jobs waiting for approval: 3\n")
+    assert out.index("remove on acme-nas-01 (Acme Dental)") < out.index("deploy on msp-backup-01 (shared MSP infrastructure)")
+    assert out.index("deploy on msp-backup-01") < out.index("restart on acme-web-01 (Acme Dental)")
+    assert f"  job {deploy.id}, requested by admin" in out
+    assert "  parameters: image='openclaw/openclaw:1.5'" in out
+    assert "Type the phrase to approve, or press Enter to skip:\n  remove openclaw on acme-nas-01\n> " in out
+    assert "  skipped; it is still waiting" in out
+    assert "  not approved: phrase: does not match; type exactly: deploy openclaw on msp-backup-01" in out
+    assert out.count("  approved: waiting for the agent (queued)") == 2
+    assert out.endswith("\n2 approved, 1 skipped, 0 refused\n")
+
+    admin = seeded.admin
+    assert admin.jobs.get(remove.id).state == "awaiting_approval"
+    for job in (deploy, restart):
+        approved = admin.jobs.get(job.id)
+        assert approved.state == "queued" and approved.approved_by == "admin"
+    rejected = list(admin.audit.query(action="job.approve", target_id=deploy.id, outcome="rejected"))
+    assert len(rejected) == 1
+
+
+def test_approve_pending_as_an_org_admin_until_input_ends(seeded: Seeded) -> None:
+    restart, deploy, remove = request_risky_work(seeded)
+    token = seeded.as_user("alice").tokens.create("approvals").token
+    run = run_python(str(EXAMPLES / "approve_pending.py"), *seeded.args(token), input="remove openclaw on acme-nas-01\n")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    # Alice sees her organization's work only.
+    assert out.startswith("Jobs waiting for approval: 2\n")
+    assert "msp-backup-01" not in out
+    assert "  approved: waiting for the agent (queued)" in out
+    assert "End of input: 1 left waiting." in out
+    assert out.endswith("\n1 approved, 1 skipped, 0 refused\n")
+    admin = seeded.admin
+    assert admin.jobs.get(remove.id).approved_by == "alice"
+    assert admin.jobs.get(restart.id).state == "awaiting_approval"
+    assert admin.jobs.get(deploy.id).state == "awaiting_approval"

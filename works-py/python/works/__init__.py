@@ -12,6 +12,11 @@ Open a database directly, or talk to a running server; both give the same client
     for org in client.orgs.list():
         print(org.name, org.created_at.isoformat())
 
+    web = client.nodes.create("acme-web-01", org_id=acme.id)
+    print(client.nodes.enrollment_token(web.id).token)   # for `works agent enroll`
+    job = client.jobs.request(web.id, "restart")          # risky: waits for approval
+    client.jobs.approve(job.id, input(f"Type '{job.approval_phrase}' to approve: "))
+
 Errors are subclasses of :class:`works.WorksError` (``works.NotFound``,
 ``works.Forbidden``, ``works.InvalidInput`` with ``.field`` …), each with the core's
 plain-English message and a ``next_action``.
@@ -23,13 +28,20 @@ from ._works import (
     ApiToken,
     AuditRecord,
     AuditVerification,
+    Container,
+    ContainerMount,
     CreatedToken,
+    EnrollmentToken,
+    Job,
+    Node,
+    NodeHealth,
     Org,
     PasswordReset,
+    PublishedPort,
     User,
     __version__,
 )
-from .client import DEFAULT_PAGE_SIZE, Audit, Client, Orgs, Tokens, Users, connect, open
+from .client import DEFAULT_PAGE_SIZE, Audit, Client, Jobs, Nodes, Orgs, Tokens, Users, connect, open
 from .errors import (
     Conflict,
     FirstStart,
@@ -52,6 +64,8 @@ __all__ = [
     "Users",
     "Tokens",
     "Audit",
+    "Nodes",
+    "Jobs",
     "DEFAULT_PAGE_SIZE",
     "Org",
     "User",
@@ -60,6 +74,13 @@ __all__ = [
     "PasswordReset",
     "AuditRecord",
     "AuditVerification",
+    "Node",
+    "NodeHealth",
+    "Container",
+    "PublishedPort",
+    "ContainerMount",
+    "EnrollmentToken",
+    "Job",
     "WorksError",
     "NotFound",
     "Forbidden",

@@ -6,13 +6,25 @@ from __future__ import annotations
 
 import warnings
 from datetime import datetime
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from . import _works
-from ._works import ApiToken, AuditRecord, AuditVerification, CreatedToken, Org, PasswordReset, User
+from ._works import (
+    ApiToken,
+    AuditRecord,
+    AuditVerification,
+    Container,
+    CreatedToken,
+    EnrollmentToken,
+    Job,
+    Node,
+    Org,
+    PasswordReset,
+    User,
+)
 from .errors import FirstStart
 
-__all__ = ["Client", "Orgs", "Users", "Tokens", "Audit", "open", "connect", "DEFAULT_PAGE_SIZE"]
+__all__ = ["Client", "Orgs", "Users", "Tokens", "Audit", "Nodes", "Jobs", "open", "connect", "DEFAULT_PAGE_SIZE"]
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -242,6 +254,134 @@ class Audit:
         return self._native.audit_verify()
 
 
+class Nodes:
+    """The machines the MSP manages, and their agents: ``client.nodes``."""
+
+    def __init__(self, native: _works.NativeClient) -> None:
+        self._native = native
+
+    def create(self, name: str, *, org_id: str | None = None) -> Node:
+        """Adds a node for the organization ``org_id``, or, without one, as shared MSP
+        infrastructure. It starts ``offline`` until an agent enrolls and checks in.
+
+        ``name`` is host-like: letters, digits, dots, hyphens and underscores, starting
+        with a letter or digit (InvalidInput, field ``name``, otherwise). MSP roles may
+        add any node; an organization admin only their own organization's.
+        """
+        return self._native.node_create(name, org_id)
+
+    def list(
+        self,
+        org_id: str | None = None,
+        include_retired: bool = False,
+        *,
+        limit: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[Node]:
+        """The nodes you can see, optionally of one organization, fetched ``page_size``
+        at a time. Retired nodes are left out unless ``include_retired``. ``limit`` caps
+        how many are returned in all.
+
+        MSP roles see every node; an organization admin sees their organization's; an
+        organization user sees none.
+        """
+        return _paged(
+            lambda offset, size: self._native.node_list(org_id, include_retired, offset, size),
+            limit,
+            page_size,
+        )
+
+    def get(self, id: str) -> Node:
+        """One node, with its status as of now. Raises NotFound when it does not exist
+        or is not yours to see."""
+        return self._native.node_get(id)
+
+    def rename(self, id: str, name: str) -> Node:
+        """Renames a node and returns it as it now is. Approval phrases of later work
+        use the new name."""
+        return self._native.node_rename(id, name)
+
+    def retire(self, id: str) -> Node:
+        """Retires a node: it stays on record, its agent credential stops working, and
+        it takes no new work. Raises Conflict when it is already retired."""
+        return self._native.node_retire(id)
+
+    def containers(self, id: str) -> list[Container]:
+        """The node's containers as its agent last reported them (empty before the
+        first report)."""
+        return self._native.node_containers(id)
+
+    def enrollment_token(self, id: str) -> EnrollmentToken:
+        """Makes a one-time enrollment token for the node's agent. The secret is
+        ``.token`` of the result: run ``works agent enroll --server URL --token TOKEN``
+        on the machine before ``.expires_at``. It is stored only as a hash and cannot
+        be shown again."""
+        return self._native.enrollment_token_create(id)
+
+    def revoke_agent(self, id: str) -> None:
+        """Revokes the node's agent credential: the agent is refused from its next
+        call. The node stays; enroll an agent again with a new enrollment token."""
+        self._native.agent_revoke(id)
+
+
+class Jobs:
+    """Work on nodes: ``client.jobs``."""
+
+    def __init__(self, native: _works.NativeClient) -> None:
+        self._native = native
+
+    def request(self, node_id: str, kind: str, params: dict[str, Any] | None = None) -> Job:
+        """Requests work on a node.
+
+        ``kind`` is one of ``health_check``, ``logs``, ``inventory_refresh`` (safe:
+        queued at once) or ``deploy``, ``restart``, ``remove``, ``takeover``,
+        ``agent_install`` (risky: the job waits in ``awaiting_approval`` until someone
+        types its ``approval_phrase``). ``params`` is a dict of JSON values (str, int,
+        float, bool, None, lists and dicts of them).
+        """
+        return self._native.job_request(node_id, kind, params)
+
+    def list(
+        self,
+        node_id: str | None = None,
+        state: str | None = None,
+        *,
+        limit: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[Job]:
+        """The jobs you can see, newest first, optionally of one node and in one
+        ``state`` (e.g. ``"awaiting_approval"``, ``"failed"``), fetched ``page_size``
+        at a time. ``limit`` caps how many are returned in all."""
+        return _paged(
+            lambda offset, size: self._native.job_list(node_id, state, offset, size),
+            limit,
+            page_size,
+        )
+
+    def get(self, id: str) -> Job:
+        """One job. Raises NotFound when it does not exist or is not yours to see."""
+        return self._native.job_get(id)
+
+    def approve(self, id: str, phrase: str) -> Job:
+        """Approves risky work by typing its ``approval_phrase`` exactly; the job is
+        then queued for the node's agent.
+
+        Raises InvalidInput (field ``phrase``) when the phrase does not match, Conflict
+        when the job is not waiting for approval or the request expired, and Forbidden
+        when your role may not approve work on that node.
+        """
+        return self._native.job_approve(id, phrase)
+
+    def cancel(self, id: str) -> Job:
+        """Cancels work no agent has picked up yet. Raises Conflict once it has been."""
+        return self._native.job_cancel(id)
+
+    def retry(self, id: str) -> Job:
+        """Requests a failed or timed-out job again, as a new job of the same kind and
+        parameters (``retry_of`` names the old one). Risky work needs approval again."""
+        return self._native.job_retry(id)
+
+
 class Client:
     """A client of Anthropy Works. Get one from :func:`works.open` (a database opened
     directly) or :func:`works.connect` (a running server); both have the same methods
@@ -254,6 +394,8 @@ class Client:
     users: Users
     tokens: Tokens
     audit: Audit
+    nodes: Nodes
+    jobs: Jobs
 
     def __init__(self, native: _works.NativeClient) -> None:
         self._native = native
@@ -261,6 +403,8 @@ class Client:
         self.users = Users(native)
         self.tokens = Tokens(native)
         self.audit = Audit(native)
+        self.nodes = Nodes(native)
+        self.jobs = Jobs(native)
 
     @property
     def mode(self) -> str:
