@@ -357,6 +357,20 @@ impl Api for RemoteClient {
         let body = works_core::AcknowledgeIssue { note: note.to_owned() };
         self.json(self.request(Method::POST, &["health", "issues", id, "acknowledge"])?.json(&body)).await
     }
+
+    async fn instance_list(&self, query: works_core::InstanceQuery) -> Result<Listing<works_core::Instance>> {
+        self.json(self.request(Method::GET, &["instances"])?.query(&query)).await
+    }
+
+    async fn instance_get(&self, id: &str) -> Result<works_core::Instance> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::GET, &["instances", id])?).await
+    }
+
+    async fn instance_takeover(&self, id: &str, input: works_core::TakeoverInput) -> Result<works_core::Instance> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::POST, &["instances", id, "takeover"])?.json(&input)).await
+    }
 }
 
 #[cfg(test)]

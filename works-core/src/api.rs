@@ -9,6 +9,7 @@ use crate::agent::EnrollmentToken;
 use crate::audit::{AuditPage, AuditQuery, AuditVerification};
 use crate::error::Result;
 use crate::health::{HealthIssue, HealthReport};
+use crate::instances::{Instance, InstanceQuery, TakeoverInput};
 use crate::jobs::{ApproveJob, Job, JobQuery, NewJob};
 use crate::model::{ApiToken, CreatedToken, Listing, Org, User};
 use crate::nodes::{Container, NewNode, Node, NodeQuery, RenameNode};
@@ -61,6 +62,10 @@ pub trait Api: Send + Sync {
 
     async fn health(&self) -> Result<HealthReport>;
     async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<HealthIssue>;
+
+    async fn instance_list(&self, query: InstanceQuery) -> Result<Listing<Instance>>;
+    async fn instance_get(&self, id: &str) -> Result<Instance>;
+    async fn instance_takeover(&self, id: &str, input: TakeoverInput) -> Result<Instance>;
 }
 
 /// The core and an actor: the embedded implementation of [`Api`].
@@ -182,5 +187,14 @@ impl Api for Session {
     }
     async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<HealthIssue> {
         self.works.health_acknowledge(&self.actor, issue_id, note).await
+    }
+    async fn instance_list(&self, query: InstanceQuery) -> Result<Listing<Instance>> {
+        self.works.instance_list(&self.actor, query).await
+    }
+    async fn instance_get(&self, id: &str) -> Result<Instance> {
+        self.works.instance_get(&self.actor, id).await
+    }
+    async fn instance_takeover(&self, id: &str, input: TakeoverInput) -> Result<Instance> {
+        self.works.instance_takeover(&self.actor, id, input).await
     }
 }
