@@ -67,6 +67,9 @@ pub enum Command {
     /// Work on nodes: request, approve by phrase, cancel, retry
     #[command(subcommand)]
     Job(crate::fleet::JobCommand),
+    /// OpenClaw instances, managed and discovered; take over a discovered one by phrase
+    #[command(subcommand)]
+    Instance(crate::instance::InstanceCommand),
     /// The agent on a managed machine: enroll it, run it
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),

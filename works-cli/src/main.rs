@@ -10,6 +10,7 @@ mod commands;
 mod connect;
 mod credentials;
 mod fleet;
+mod instance;
 mod ops;
 mod output;
 mod secrets;
@@ -118,6 +119,7 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::Audit(args) => commands::audit(api, args, cli.json).await,
                 Command::Node(cmd) => fleet::node(api, cmd, cli.json, cli.server.as_deref()).await,
                 Command::Job(cmd) => fleet::job(api, cmd, cli.json).await,
+                Command::Instance(cmd) => instance::instance(api, cmd, cli.json).await,
                 Command::Serve(_)
                 | Command::Login(_)
                 | Command::Logout
