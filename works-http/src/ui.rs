@@ -25,6 +25,7 @@ use crate::extract::{cookie, parse_urlencoded, FormBody, CSRF_COOKIE, SESSION_CO
 use crate::AppState;
 
 mod fleet;
+mod instances;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
 const ICON: &str = include_str!("../assets/icon.svg");
@@ -47,6 +48,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/users/{id}/reset-password", post(user_reset_password))
         .route("/ui/audit", get(audit_page))
         .merge(fleet::routes())
+        .merge(instances::routes())
 }
 
 // ---------------------------------------------------------------------------------
