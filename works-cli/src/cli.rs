@@ -73,6 +73,8 @@ pub enum Command {
     /// The agent on a managed machine: enroll it, run it
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),
+    /// The health answer and its issues (exit 0 healthy, 1 degraded, 2 critical); `works health acknowledge ID`
+    Health(crate::health::HealthArgs),
     /// Check readiness: configuration, database, migrations, master key (exit 0 ready, 1 warnings, 2 failures)
     Check(crate::ops::CheckArgs),
     /// Back up, verify, test-restore, restore and prune backups of the database

@@ -10,6 +10,7 @@ mod commands;
 mod connect;
 mod credentials;
 mod fleet;
+mod health;
 mod instance;
 mod ops;
 mod output;
@@ -79,6 +80,7 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Check(args) => ops::check(&cli, args).await,
             Command::Backup(cmd) => ops::backup(&cli, cmd).await,
+            Command::Health(args) => health::run(&cli, args).await,
             _ => run(cli).await.map(|text| (text, 0)),
         }
     });
@@ -125,7 +127,8 @@ async fn run(cli: Cli) -> Result<String> {
                 | Command::Logout
                 | Command::Agent(_)
                 | Command::Check(_)
-                | Command::Backup(_) => {
+                | Command::Backup(_)
+                | Command::Health(_) => {
                     Err(Error::internal("This command was routed to the wrong place."))
                 }
             }

@@ -145,6 +145,35 @@ pub struct HealthReport {
     pub checked_at: DateTime<Utc>,
 }
 
+impl HealthReport {
+    /// The answer when the database (or the server holding it) cannot be reached at all:
+    /// critical, with the problem as the one issue.
+    pub fn unreachable(problem: &str, at: DateTime<Utc>) -> HealthReport {
+        let issue = issue(
+            "database-unreachable".into(),
+            HealthState::Critical,
+            "database",
+            None,
+            None,
+            None,
+            "unreachable".into(),
+            "The database cannot be reached".into(),
+            format!("The health of Anthropy Works could not be read: {}", crate::redact::redact(problem)),
+            "Check that the database server (or the Anthropy Works server) is running and reachable from here, then run `works check`.".into(),
+            "/ui".into(),
+            serde_json::json!({ "error": crate::redact::redact(problem) }),
+        );
+        HealthReport {
+            state: HealthState::Critical,
+            summary: summary(HealthState::Critical, 1, 0),
+            issues: vec![issue],
+            acknowledged: Vec::new(),
+            validation: Vec::new(),
+            checked_at: at,
+        }
+    }
+}
+
 /// A person's acknowledgement of one condition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -70,6 +70,9 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/agent/jobs/{id}/start", &["post"]),
         ("/api/v1/agent/jobs/{id}/heartbeat", &["post"]),
         ("/api/v1/agent/jobs/{id}/complete", &["post"]),
+        ("/api/v1/health", &["get"]),
+        ("/api/v1/health/issues/{id}/acknowledge", &["post"]),
+        ("/metrics", &["get"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {

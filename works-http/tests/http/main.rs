@@ -11,4 +11,5 @@ mod bad_input;
 mod browser;
 mod browser_session;
 mod fleet;
+mod health;
 mod tenancy;
