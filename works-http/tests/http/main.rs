@@ -12,4 +12,5 @@ mod browser;
 mod browser_session;
 mod fleet;
 mod health;
+mod instances;
 mod tenancy;
