@@ -25,6 +25,7 @@ use crate::extract::{cookie, parse_urlencoded, FormBody, CSRF_COOKIE, SESSION_CO
 use crate::AppState;
 
 mod fleet;
+mod health;
 mod instances;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
@@ -47,6 +48,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/users/{id}/enable", post(user_enable))
         .route("/ui/users/{id}/reset-password", post(user_reset_password))
         .route("/ui/audit", get(audit_page))
+        .merge(health::routes())
         .merge(fleet::routes())
         .merge(instances::routes())
 }
@@ -333,7 +335,7 @@ async fn home(State(s): State<AppState>, headers: HeaderMap) -> Response {
         Some(secret) => s.works.authenticate(secret).await.is_ok(),
         None => false,
     };
-    see_other(if signed_in { "/ui/orgs" } else { "/login" })
+    see_other(if signed_in { "/ui" } else { "/login" })
 }
 
 #[derive(Template)]
@@ -348,7 +350,7 @@ struct LoginPage {
 async fn login_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
         if s.works.authenticate(secret).await.is_ok() {
-            return see_other("/ui/orgs");
+            return see_other("/ui");
         }
     }
     render(StatusCode::OK, &LoginPage { nav: None, username: String::new(), error: None, next_action: None })
@@ -377,7 +379,7 @@ async fn login_submit(State(s): State<AppState>, req: Request) -> Response {
     match s.works.login(LoginInput { username: form.username, password: form.password }, SessionKind::Browser).await {
         Ok(outcome) => {
             let max_age = (outcome.expires_at - Utc::now()).num_seconds().max(0);
-            let mut r = see_other("/ui/orgs");
+            let mut r = see_other("/ui");
             for c in session_cookies(&outcome.token, &outcome.csrf_token, max_age, s.config.secure_cookies) {
                 r.headers_mut().append(header::SET_COOKIE, c);
             }

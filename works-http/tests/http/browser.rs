@@ -182,12 +182,20 @@ async fn a_person_signs_in_and_creates_an_organization_in_chromium() {
     assert_eq!(text_of(&c, ".alert.error p").await, "The username or password is not correct.");
     shots.take(&c, "login-error").await;
 
-    // Signing in lands on the organizations list.
+    // Signing in lands on the dashboard: the health answer first.
     let username = c.find(Locator::Css("#username")).await.unwrap();
     username.clear().await.unwrap();
     username.send_keys("admin").await.unwrap();
     c.find(Locator::Css("#password")).await.unwrap().send_keys(ADMIN_PASSWORD).await.unwrap();
     c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_path(&c, "/ui").await;
+    assert_eq!(text_of(&c, "h1").await, "Healthy");
+    assert_eq!(text_of(&c, "nav.sections a[aria-current=page]").await, "Health");
+    assert_eq!(text_of(&c, "#issues .empty").await, "Nothing needs attention.");
+    shots.take(&c, "dashboard").await;
+
+    // The organizations list.
+    c.goto(&server.url("/ui/orgs")).await.unwrap();
     wait_for_path(&c, "/ui/orgs").await;
     assert_eq!(text_of(&c, "h1").await, "Organizations");
     assert_eq!(text_of(&c, ".who-name").await, "admin");

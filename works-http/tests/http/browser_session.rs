@@ -63,7 +63,7 @@ fn cookie_value<'a>(set_cookies: &'a [String], name: &str) -> &'a str {
 pub async fn sign_in(s: &TestServer, username: &str, password: &str) -> Browser {
     let r = post_form(s, "/login", None, &[("username", username), ("password", password)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "signing in through the form failed");
-    assert_eq!(r.headers()[LOCATION], "/ui/orgs");
+    assert_eq!(r.headers()[LOCATION], "/ui");
     let set_cookies: Vec<String> =
         r.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
     let session = cookie_value(&set_cookies, "works_session").to_owned();

@@ -124,7 +124,58 @@ pub async fn metrics_need_an_msp_token_and_parse(s: &TestServer) {
     }
 }
 
-crate::on_both_backends!(the_health_answer_and_its_acknowledgement, metrics_need_an_msp_token_and_parse);
+/// A browser request with the session cookie; `form` posts URL-encoded fields.
+async fn browse(s: &TestServer, path: &str, cookie: &str, form: Option<&[(&str, &str)]>) -> reqwest::Response {
+    let r = match form {
+        None => s.client().get(s.url(path)),
+        Some(fields) => {
+            let mut body = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in fields {
+                body.append_pair(k, v);
+            }
+            s.client().post(s.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body.finish())
+        }
+    };
+    r.header("cookie", cookie).send().await.unwrap()
+}
+
+pub async fn the_dashboard_opens_with_the_answer(s: &TestServer) {
+    let browser = crate::browser_session::sign_in(s, "admin", works_testkit::ADMIN_PASSWORD).await;
+    let page = browse(s, "/ui", &browser.cookie, None).await.text().await.unwrap();
+    assert!(page.contains(r#"<h1 class="answer-word">Healthy</h1>"#), "{page}");
+    assert!(page.contains("Nothing needs attention."));
+    assert!(page.contains(r#"<a href="/ui" aria-current="page">Health</a>"#), "Health is first and current: {page}");
+    assert!(page.find(">Health</a>") < page.find(">Organizations</a>"));
+
+    let org = s.create_org("Acme Dental").await;
+    let job_id = failed_job(s, &org.id).await;
+    let issue_id = format!("job-failed:{job_id}");
+    let page = browse(s, "/ui", &browser.cookie, None).await.text().await.unwrap();
+    assert!(page.contains(r#"<h1 class="answer-word">Degraded</h1>"#), "{page}");
+    assert!(page.contains("One issue needs attention."));
+    assert!(page.contains("A health check job on acme-web-01 failed") || page.contains("job on acme-web-01 failed"), "{page}");
+    assert!(page.contains("Docker did not answer."));
+    assert!(page.contains(&format!(r#"<a href="/ui/jobs/{job_id}">Open</a>"#)), "{page}");
+    assert!(page.contains(&format!(r#"name="issue_id" value="{issue_id}""#)), "{page}");
+    assert!(page.contains("<summary>Show details</summary>"));
+    // The order on the page: the answer, then the issues, then the collapsed lists.
+    let (answer, issues, reviewed, tests) = (page.find("answer-word"), page.find("Current issues"), page.find("Reviewed (0)"), page.find("Test and validation records (0)"));
+    assert!(answer < issues && issues < reviewed && reviewed < tests && tests.is_some(), "{page}");
+
+    // Without the CSRF token: refused, nothing acknowledged.
+    let r = browse(s, "/ui/health/acknowledge", &browser.cookie, Some(&[("issue_id", issue_id.as_str()), ("note", "x")])).await;
+    assert_eq!(r.status().as_u16(), 403);
+    let fields = [("csrf_token", browser.csrf.as_str()), ("issue_id", issue_id.as_str()), ("note", "Docker is being upgraded")];
+    let r = browse(s, "/ui/health/acknowledge", &browser.cookie, Some(&fields)).await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/ui?notice=acknowledged");
+    let page = browse(s, "/ui?notice=acknowledged", &browser.cookie, None).await.text().await.unwrap();
+    assert!(page.contains(r#"<h1 class="answer-word">Healthy</h1>"#), "{page}");
+    assert!(page.contains("Reviewed (1)") && page.contains("Docker is being upgraded"), "{page}");
+    assert!(page.contains("Acknowledged. The issue is under Reviewed"));
+}
+
+crate::on_both_backends!(the_health_answer_and_its_acknowledgement, metrics_need_an_msp_token_and_parse, the_dashboard_opens_with_the_answer);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_be_opened_to_anyone_by_setting() {
