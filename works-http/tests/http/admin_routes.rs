@@ -73,6 +73,9 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/health", &["get"]),
         ("/api/v1/health/issues/{id}/acknowledge", &["post"]),
         ("/metrics", &["get"]),
+        ("/api/v1/instances", &["get"]),
+        ("/api/v1/instances/{id}", &["get"]),
+        ("/api/v1/instances/{id}/takeover", &["post"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {
