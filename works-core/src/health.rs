@@ -16,7 +16,7 @@
 //! served by `works serve` yet (an embedded store opened by the CLI): no monitor issue.
 //!
 //! Further conditions (unhealthy OpenClaw instances, failed workflow runs) are added in
-//! [`Works::collect_issues`], each as one more source of [`HealthIssue`]s.
+//! `collect_issues` in this file, each as one more source of [`HealthIssue`]s.
 //!
 //! # Scope
 //!

@@ -68,7 +68,9 @@ async fn nodes_and_jobs_in_chromium() {
     c.find(Locator::Css("#username")).await.unwrap().send_keys("admin").await.unwrap();
     c.find(Locator::Css("#password")).await.unwrap().send_keys(ADMIN_PASSWORD).await.unwrap();
     c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
-    wait_for_path(&c, "/ui/orgs").await;
+    // Signing in lands on the dashboard.
+    wait_for_path(&c, "/ui").await;
+    assert_eq!(text_of(&c, "nav.sections a[aria-current=page]").await, "Health");
 
     // The roster.
     c.find(Locator::LinkText("Nodes")).await.unwrap().click().await.unwrap();
