@@ -337,32 +337,12 @@ impl Works {
     pub async fn health(&self, actor: &Actor) -> Result<HealthReport> {
         let now = self.now();
         let scope = access::node_scope(actor);
-        let found = match self.store.ping().await {
-            Ok(()) => self.collect_issues(actor, &scope, now).await?,
-            Err(e) if actor.is_msp() => vec![Found {
-                issue: issue(
-                    "database-unreachable".into(),
-                    HealthState::Critical,
-                    "database",
-                    None,
-                    None,
-                    None,
-                    "unreachable".into(),
-                    "The database cannot be reached".into(),
-                    format!("Anthropy Works could not read its database: {e}"),
-                    "Check that the database server is running and reachable from this server, then run `works check`.".into(),
-                    "/ui".into(),
-                    serde_json::json!({ "backend": self.store.backend(), "error": crate::redact::redact(&e.to_string()) }),
-                ),
-                validation: false,
-            }],
-            Err(e) => return Err(e),
-        };
-        let acks = if found.iter().any(|f| f.issue.kind == "database") {
-            Vec::new()
-        } else {
-            self.store.list_health_acks(&scope).await?
-        };
+        if let Err(e) = self.store.ping().await {
+            // Nothing else can be read; the MSP is told why, everyone else gets the error.
+            return if actor.is_msp() { Ok(HealthReport::unreachable(&e.to_string(), now)) } else { Err(e) };
+        }
+        let found = self.collect_issues(actor, &scope, now).await?;
+        let acks = self.store.list_health_acks(&scope).await?;
         let mut issues = Vec::new();
         let mut acknowledged = Vec::new();
         let mut validation = Vec::new();
