@@ -94,6 +94,9 @@ fn works_health_exits_with_the_answer() {
     let remote = env.run(&["--server", &server.url, "--json", "health"]);
     assert_eq!(remote.code, 0, "{}\n{}", remote.stdout, remote.stderr);
     assert_eq!(remote.typed::<HealthReport>().state, HealthState::Healthy);
+    let reviewed_remote: HealthReport = env.run(&["--server", &server.url, "--json", "health"]).typed();
+    assert_eq!(reviewed_remote.acknowledged.len(), 0, "the server's thresholds see no stale node, so nothing is reviewed");
+    env.run(&["--server", &server.url, "health", "acknowledge", "node-stale:nope", "--note", "x"]).fails_with(3);
     drop(server);
 
     // Nothing answers where the database should be: critical, for cron.
