@@ -371,18 +371,19 @@ impl Works {
         if actor.is_msp() {
             found.extend(self.monitor_issue(now).await?);
         }
-        let nodes = self.nodes_in_scope(scope).await?;
+        let nodes = self.nodes_in_scope(scope, true).await?;
         found.extend(self.node_issues(&nodes, now));
         found.extend(self.job_issues(scope, &nodes, now).await?);
         Ok(found)
     }
 
-    async fn nodes_in_scope(&self, scope: &Scope) -> Result<Vec<NodeRecord>> {
+    /// Every node of the scope; retired ones too when asked (their jobs still name them).
+    async fn nodes_in_scope(&self, scope: &Scope, include_retired: bool) -> Result<Vec<NodeRecord>> {
         let mut all = Vec::new();
         let mut offset = 0;
         loop {
             let page = Page { offset, limit: Page::MAX_LIMIT };
-            let batch = self.store.list_nodes(scope, None, false, page).await?;
+            let batch = self.store.list_nodes(scope, None, include_retired, page).await?;
             let n = batch.len();
             all.extend(batch);
             if n < Page::MAX_LIMIT as usize {
@@ -423,7 +424,7 @@ impl Works {
         let thresholds = &self.config.nodes;
         let watched: Vec<(&NodeRecord, NodeStatus)> = nodes
             .iter()
-            .filter(|n| n.enrolled_at.is_some() || n.last_checkin_at.is_some())
+            .filter(|n| n.retired_at.is_none() && (n.enrolled_at.is_some() || n.last_checkin_at.is_some()))
             .map(|n| (n, thresholds.status(n.last_checkin_at, now)))
             .collect();
         let counted: Vec<&(&NodeRecord, NodeStatus)> = watched.iter().filter(|(n, _)| !is_validation_node(&n.name)).collect();
@@ -567,7 +568,7 @@ impl Works {
         access::require_msp(actor, "read the installation's metrics")?;
         let report = self.health(actor).await?;
         let now = self.now();
-        let nodes = self.nodes_in_scope(&Scope::All).await?;
+        let nodes = self.nodes_in_scope(&Scope::All, false).await?;
         let mut by_status = vec![("online".to_owned(), 0u64), ("stale".to_owned(), 0), ("offline".to_owned(), 0)];
         for node in &nodes {
             let status = self.config.nodes.status(node.last_checkin_at, now);

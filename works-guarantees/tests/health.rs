@@ -114,7 +114,15 @@ async fn each_condition_moves_the_answer_as_documented() {
         check_in(&w, &agent2).await;
         let r = w.works.health(admin).await.unwrap();
         assert_eq!(r.state, HealthState::Healthy, "[{name}] {r:?}");
-        let _ = two;
+
+        // A retired node raises nothing, however long it has been quiet.
+        w.clock.advance(Duration::minutes(6));
+        check_in(&w, &agent2).await;
+        assert_eq!(ids(&w.works.health(admin).await.unwrap()), vec![format!("node-offline:{}", one.id).as_str()], "[{name}]");
+        w.works.node_retire(admin, &one.id).await.unwrap();
+        let r = w.works.health(admin).await.unwrap();
+        assert_eq!(r.state, HealthState::Healthy, "[{name}] {r:?}");
+        assert_eq!(two.name, "acme-web-02");
     }
 }
 
