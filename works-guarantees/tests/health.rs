@@ -305,3 +305,34 @@ async fn a_long_note_is_refused_and_metrics_are_for_the_msp() {
         assert!(matches!(w.works.metrics(&w.a_admin.actor).await, Err(Error::Forbidden { .. })));
     }
 }
+
+/// Runs one statement on the test database behind the store's back.
+async fn execute(backend: &works_guarantees::Backend, statement: &str) {
+    use sqlx::Connection;
+    if backend.name == "sqlite" {
+        let mut c = sqlx::SqliteConnection::connect(&backend.url).await.unwrap();
+        sqlx::query(statement).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(&backend.url).await.unwrap();
+        sqlx::query(statement).execute(&mut c).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_be_read_is_critical_for_the_msp() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let name = backend.name;
+        assert_eq!(w.works.health(&w.msp_admin.actor).await.unwrap().state, HealthState::Healthy);
+        // The store can no longer confirm it is migrated: it is not usable.
+        execute(&backend, "ALTER TABLE _sqlx_migrations RENAME TO migrations_moved_away").await;
+        let r = w.works.health(&w.msp_operator.actor).await.unwrap();
+        assert_eq!(r.state, HealthState::Critical, "[{name}] {r:?}");
+        assert_eq!(ids(&r), vec!["database-unreachable"]);
+        assert!(!r.issues[0].next_action.is_empty());
+        // An organization admin is not shown the MSP's machinery; they get the error.
+        assert!(w.works.health(&w.a_admin.actor).await.is_err(), "[{name}]");
+        execute(&backend, "ALTER TABLE migrations_moved_away RENAME TO _sqlx_migrations").await;
+        assert_eq!(w.works.health(&w.msp_admin.actor).await.unwrap().state, HealthState::Healthy, "[{name}]");
+    }
+}
