@@ -346,10 +346,10 @@ mod tests {
 
     #[test]
     fn the_image_is_pinned_by_version_and_configurable() {
-        assert_eq!(image_reference("2026.9.6", Some("ghcr.io/openclaw/openclaw")).unwrap(), "ghcr.io/openclaw/openclaw:2026.9.6");
+        assert_eq!(image_reference("2026.9.6", Some("registry.example/openclaw/openclaw")).unwrap(), "registry.example/openclaw/openclaw:2026.9.6");
         assert_eq!(image_reference("2026.9.6", Some("registry.local:5000/oc")).unwrap(), "registry.local:5000/oc:2026.9.6");
         assert_eq!(image_reference("2026.9.6", Some("  ")).unwrap(), "anthropy/openclaw:2026.9.6");
-        assert!(image_reference("2026.9.6", Some("ghcr.io/openclaw/openclaw:latest")).is_err());
+        assert!(image_reference("2026.9.6", Some("registry.example/openclaw/openclaw:latest")).is_err());
         assert!(image_reference("2026.9.6", Some("x@sha256:abc")).is_err());
         assert!(image_reference("2026.9.6", Some("a b")).is_err());
         for bad in ["latest", "2026.9", "26.9.6", "2026.9.6; rm", "", "2026.x.1"] {
@@ -374,7 +374,7 @@ mod tests {
         let c = classify(&plain);
         assert!(!c.likely_openclaw && c.reasons.is_empty() && c.managed_instance.is_none() && c.version.is_none());
 
-        let by_image = classify(&container("x", "ghcr.io/openclaw/openclaw:2026.8.1-r20260820"));
+        let by_image = classify(&container("x", "registry.example/openclaw/openclaw:2026.8.1-r20260820"));
         assert!(by_image.likely_openclaw);
         assert_eq!(by_image.reasons.len(), 1);
         assert!(by_image.reasons[0].contains("image"));

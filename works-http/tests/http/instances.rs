@@ -44,7 +44,7 @@ async fn instances_over_the_api_and_the_pages(s: &TestServer) {
     let bolt = s.create_org("Bolt Legal").await;
     let a_node = s.works.node_create(&s.admin, NewNode { name: "acme-web-01".into(), org_id: Some(acme.id.clone()) }).await.unwrap();
     let b_node = s.works.node_create(&s.admin, NewNode { name: "bolt-web-01".into(), org_id: Some(bolt.id.clone()) }).await.unwrap();
-    let mut gateway = container("openclaw-gateway", "ghcr.io/openclaw/openclaw:2026.8.1-r20260820", &[]);
+    let mut gateway = container("openclaw-gateway", "registry.example/openclaw/openclaw:2026.8.1-r20260820", &[]);
     gateway.ports.push(PublishedPort { container_port: 18789, host_port: Some(18789), host_ip: Some("127.0.0.1".into()), protocol: "tcp".into() });
     let cell = container("openclaw-cell-<b>x</b>", "custom:1", &[("openclaw.fleet.tenant", "x")]);
     let ours = container("openclaw-abc-gateway", "anthropy/openclaw:2026.9.6", &[("works.managed", "true"), ("works.instance", "i-1")]);
