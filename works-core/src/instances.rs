@@ -121,6 +121,9 @@ pub trait InstanceStore: Send + Sync + 'static {
     async fn take_over_instance(&self, instance: &Instance, audit: AuditDraft) -> Result<()>;
 }
 
+/// The health of an instance whose container the agent no longer reports.
+pub const MISSING: &str = "missing: not in the node's last inventory";
+
 /// The phrase an approver types to take over a container.
 pub fn takeover_phrase(container_name: &str, node_name: &str) -> String {
     format!("take over openclaw {} on {node_name}", container_name.trim_start_matches('/'))
@@ -174,6 +177,21 @@ impl Works {
                 format!("Found OpenClaw container {name} on node {} ({}); it was left as it is", agent.node_name, record.reasons.join("; ")),
             );
             self.store.record_discovered_instance(&record, audit).await?;
+        }
+        // Instances whose container is no longer in the inventory stay on record, and
+        // say so instead of showing their last health.
+        let known = self
+            .store
+            .list_instances(&Scope::All, &InstanceFilter { node_id: Some(agent.node_id.clone()) }, Page { offset: 0, limit: Page::MAX_LIMIT })
+            .await?;
+        for mut i in known {
+            if containers.iter().any(|c| c.id == i.container_id) || i.health.as_deref() == Some(MISSING) {
+                continue;
+            }
+            i.health = Some(MISSING.to_owned());
+            i.updated_at = self.now();
+            let unused = self.draft(&actor, agent.org_id.clone(), "instance.discover", "instance", Some(&i.id), Outcome::Succeeded, "");
+            self.store.record_discovered_instance(&i, unused).await?;
         }
         Ok(())
     }

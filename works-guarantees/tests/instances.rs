@@ -98,6 +98,21 @@ async fn check_in_discovers_openclaw_once_and_leaves_managed_containers_alone() 
         // Check-ins without an inventory change nothing.
         w.works.agent_checkin(&agent, CheckIn { health: health(), containers: None }).await.unwrap();
         assert_eq!(all(&w.works, &w).await.len(), 1);
+
+        // A container that is gone stays on record and says so; it comes back when seen again.
+        check_in(&w.works, &agent, vec![plain("c-web")]).await;
+        let gone = all(&w.works, &w).await;
+        assert_eq!((gone.len(), gone[0].id.as_str()), (1, i.id.as_str()), "[{}]", backend.name);
+        assert_eq!(gone[0].health.as_deref(), Some("missing: not in the node's last inventory"));
+        assert_eq!(gone[0].state, InstanceState::Discovered);
+        check_in(&w.works, &agent, vec![gateway("c-gw")]).await;
+        assert_eq!(all(&w.works, &w).await[0].health.as_deref(), Some("running"));
+        let audit = w
+            .works
+            .audit_query(&w.msp_admin.actor, AuditQuery { action: Some("instance.discover".into()), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(audit.records.len(), 1, "[{}] still one discovery record", backend.name);
     }
 }
 
