@@ -21,7 +21,7 @@ pub fn can_see_org(actor: &Actor, org_id: &str) -> bool {
 
 /// Creating, renaming and archiving organizations is an MSP admin's work.
 pub fn require_org_admin_rights(actor: &Actor) -> Result<()> {
-    if actor.role == Role::MspAdmin {
+    if may_manage_orgs(actor) {
         Ok(())
     } else {
         Err(Error::forbidden("Only an MSP admin can create, rename or archive organizations."))
@@ -128,5 +128,63 @@ pub fn require_approver(actor: &Actor, org_id: Option<&str>) -> Result<()> {
         Role::MspAdmin | Role::MspOperator => Ok(()),
         Role::OrgAdmin if org_id.is_some() && org_id == actor.org_id.as_deref() => Ok(()),
         _ => Err(Error::forbidden("You do not have a role that may approve this. Ask an MSP operator or your organization's admin.")),
+    }
+}
+
+// --- What the actor's role allows at all, for frontends deciding which actions to
+// offer. The operations above still decide each request; these never widen them.
+
+/// May the actor create, rename and archive organizations?
+pub fn may_manage_orgs(actor: &Actor) -> bool {
+    actor.role == Role::MspAdmin
+}
+
+/// May the actor manage (some) users?
+pub fn may_manage_users(actor: &Actor) -> bool {
+    matches!(actor.role, Role::MspAdmin | Role::OrgAdmin)
+}
+
+/// May the actor give `role` to someone (in an organization they may manage)?
+pub fn may_grant_role(actor: &Actor, role: Role) -> bool {
+    match actor.role {
+        Role::MspAdmin => true,
+        Role::OrgAdmin => !role.is_msp(),
+        Role::MspOperator | Role::OrgUser => false,
+    }
+}
+
+/// May the actor add and manage (some) nodes?
+pub fn may_manage_nodes(actor: &Actor) -> bool {
+    actor.role != Role::OrgUser
+}
+
+/// May the actor add nodes of the MSP's shared infrastructure?
+pub fn may_manage_shared_nodes(actor: &Actor) -> bool {
+    actor.is_msp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actor::Via;
+
+    fn actor(role: Role) -> Actor {
+        let org_id = (!role.is_msp()).then(|| "org-a".to_owned());
+        Actor { id: "u".into(), name: "u".into(), role, org_id, via: Via::Local }
+    }
+
+    /// The role-level answers agree with the checks the operations make.
+    #[test]
+    fn offered_actions_agree_with_the_checks() {
+        for me in Role::ALL {
+            let a = actor(me);
+            assert_eq!(may_manage_orgs(&a), require_org_admin_rights(&a).is_ok(), "{me}");
+            assert_eq!(may_manage_nodes(&a), require_node_manager(&a, Some("org-a")).is_ok() || require_node_manager(&a, None).is_ok(), "{me}");
+            assert_eq!(may_manage_shared_nodes(&a), require_node_manager(&a, None).is_ok(), "{me}");
+            for role in Role::ALL {
+                let org = (!role.is_msp()).then_some("org-a");
+                assert_eq!(may_grant_role(&a, role), require_role_grant(&a, role, org).is_ok(), "{me} giving {role}");
+            }
+        }
     }
 }

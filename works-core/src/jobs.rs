@@ -163,6 +163,16 @@ impl JobState {
         matches!(self, JobState::Succeeded | JobState::Failed | JobState::TimedOut | JobState::Cancelled)
     }
 
+    /// Work that has not been picked up can still be cancelled.
+    pub fn can_be_cancelled(self) -> bool {
+        matches!(self, JobState::Requested | JobState::AwaitingApproval | JobState::Queued)
+    }
+
+    /// A person may retry work that failed or timed out.
+    pub fn can_be_retried(self) -> bool {
+        matches!(self, JobState::Failed | JobState::TimedOut)
+    }
+
     /// Plain label for people.
     pub fn label(self) -> &'static str {
         match self {
@@ -378,7 +388,7 @@ impl Works {
         self.change(actor, "job.cancel", "job", Some(id), async {
             let mut job = self.visible_job(actor, id).await?;
             access::require_node_manager(actor, job.org_id.as_deref())?;
-            if !matches!(job.state, JobState::Requested | JobState::AwaitingApproval | JobState::Queued) {
+            if !job.state.can_be_cancelled() {
                 return Err(Error::conflict(None, format!("This job is {} and can no longer be cancelled.", job.state.label().to_lowercase())));
             }
             let before = job.state;
@@ -399,7 +409,7 @@ impl Works {
     pub async fn job_retry(&self, actor: &Actor, id: &str) -> Result<Job> {
         let original = self.read(actor, "job.retry", "job", Some(id), self.visible_job(actor, id)).await?;
         self.change(actor, "job.retry", "job", Some(id), async {
-            if !matches!(original.state, JobState::Failed | JobState::TimedOut) {
+            if !original.state.can_be_retried() {
                 return Err(Error::conflict(None, "Only a failed or timed-out job can be retried."));
             }
             Ok(())

@@ -81,10 +81,6 @@ impl UiSession {
             section,
         }
     }
-
-    fn role(&self) -> Role {
-        self.actor.role
-    }
 }
 
 impl FromRequestParts<AppState> for UiSession {
@@ -485,7 +481,7 @@ async fn orgs_view(
         include_archived,
         next_page,
         notice,
-        can_create: session.role() == Role::MspAdmin,
+        can_create: works_core::access::may_manage_orgs(&session.actor),
         name_value,
         errors,
     };
@@ -583,7 +579,7 @@ async fn org_view(
         updated: when(&org.updated_at),
         members: members.items.iter().map(MemberRow::from).collect(),
         notice,
-        can_change: session.role() == Role::MspAdmin && org.archived_at.is_none(),
+        can_change: works_core::access::may_manage_orgs(&session.actor) && org.archived_at.is_none(),
         name_value: name_value.unwrap_or_else(|| org.name.clone()),
         errors,
     };
@@ -716,10 +712,9 @@ async fn users_view(
         }
         format!("/ui/users?{}", q.finish())
     });
-    let me = session.role();
     let roles = Role::ALL
         .into_iter()
-        .filter(|r| me == Role::MspAdmin || !r.is_msp())
+        .filter(|r| works_core::access::may_grant_role(&session.actor, *r))
         .map(|r| Choice { value: r.as_str().to_owned(), label: r.label().to_owned() })
         .collect();
     let users = listing
@@ -743,7 +738,7 @@ async fn users_view(
         include_disabled,
         next_page,
         notice,
-        can_manage: matches!(me, Role::MspAdmin | Role::OrgAdmin),
+        can_manage: works_core::access::may_manage_users(&session.actor),
         roles,
         orgs: orgs.items.iter().map(|o| Choice { value: o.id.clone(), label: o.name.clone() }).collect(),
         form,

@@ -12,7 +12,7 @@ use axum::Router;
 use serde::Deserialize;
 use works_core::{
     ApproveJob, Container, Error, Job, JobKind, JobQuery, JobState, NewJob, NewNode, Node, NodeHealth, NodeQuery,
-    NodeStatus, OrgQuery, RenameNode, Risk, Role,
+    NodeStatus, OrgQuery, RenameNode, Risk,
 };
 
 use super::{
@@ -234,14 +234,13 @@ async fn nodes_view(
         }
         format!("/ui/nodes?{}", q.finish())
     });
-    let role = session.role();
     let page = NodesPage {
         nav: nav(),
         nodes: listing.items.iter().map(|n| node_row(n, &all)).collect(),
         include_retired,
         next_page,
-        can_add: role != Role::OrgUser,
-        can_add_shared: role.is_msp(),
+        can_add: works_core::access::may_manage_nodes(&session.actor),
+        can_add_shared: works_core::access::may_manage_shared_nodes(&session.actor),
         orgs: orgs.into_iter().filter(|(_, archived)| !archived).map(|(c, _)| c).collect(),
         form,
         errors,
@@ -720,8 +719,8 @@ async fn job_view(
         finished: job.finished_at.as_ref().map(when),
         waiting_for_approval: job.state == JobState::AwaitingApproval,
         phrase: job.approval_phrase.clone().unwrap_or_default(),
-        can_cancel: matches!(job.state, JobState::Requested | JobState::AwaitingApproval | JobState::Queued),
-        can_retry: matches!(job.state, JobState::Failed | JobState::TimedOut),
+        can_cancel: job.state.can_be_cancelled(),
+        can_retry: job.state.can_be_retried(),
         retry_of: job.retry_of.clone(),
         output: job.output.clone(),
         org_id: job.org_id.clone().unwrap_or_default(),
