@@ -50,7 +50,10 @@ pub fn ensure_data_dir(dir: &Path) -> Result<()> {
 /// is returned to be shown once.
 pub async fn open_works(url: &str) -> Result<(Works, Bootstrap)> {
     let store = works_store::open(url).await?;
-    let works = Works::new(store);
+    let mut works = Works::new(store);
+    if let Some(key) = works_store::master_key(url, std::env::var("WORKS_MASTER_KEY").ok().as_deref())? {
+        works = works.with_master_key(&key);
+    }
     let outcome = works.bootstrap(secrets::from_env("WORKS_ADMIN_PASSWORD")).await?;
     Ok((works, outcome))
 }

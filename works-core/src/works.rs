@@ -44,11 +44,13 @@ pub struct Works {
     pub(crate) config: CoreConfig,
     /// Wakes agents long-polling for work on this server when work is queued.
     pub(crate) job_signal: Arc<tokio::sync::Notify>,
+    /// Seals secrets kept at rest; `None` when no master key is configured.
+    pub(crate) sealer: Option<crate::seal::Sealer>,
 }
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()) }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -59,6 +61,21 @@ impl Works {
     pub fn with_config(mut self, config: CoreConfig) -> Self {
         self.config = config;
         self
+    }
+
+    /// The master key secrets are sealed with (`WORKS_MASTER_KEY`).
+    pub fn with_master_key(mut self, key: &crate::ops::MasterKey) -> Self {
+        self.sealer = Some(crate::seal::Sealer::new(key));
+        self
+    }
+
+    /// The sealer, or a plain refusal when no master key is configured.
+    pub fn sealer(&self) -> Result<&crate::seal::Sealer> {
+        self.sealer.as_ref().ok_or_else(|| {
+            Error::unavailable(
+                "No master key is configured, so secrets cannot be stored. Set WORKS_MASTER_KEY (generate one with `openssl rand -base64 32`) and restart the server.",
+            )
+        })
     }
 
     pub fn config(&self) -> &CoreConfig {

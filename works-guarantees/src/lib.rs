@@ -59,7 +59,7 @@ pub struct World {
 impl World {
     pub async fn build(store: Arc<dyn Store>) -> World {
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).single().unwrap_or_default()));
-        let works = Works::new(store).with_clock(clock.clone()).with_config(CoreConfig::default());
+        let works = Works::new(store).with_clock(clock.clone()).with_config(CoreConfig::default()).with_master_key(&works_store::testing::test_master_key());
         let boot = works.bootstrap(Some(ADMIN_PASSWORD.into())).await.unwrap_or_else(|e| panic!("bootstrap: {e}"));
         assert_eq!(boot, Bootstrap::CreatedWithGivenPassword);
         let msp_admin = sign_in(&works, "admin", ADMIN_PASSWORD).await;

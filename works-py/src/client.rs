@@ -64,9 +64,18 @@ impl Drop for NativeClient {
 }
 
 async fn open_embedded(database_url: &str, identity: &Identity) -> Result<Arc<dyn Api>> {
-    let store = works_store::open(database_url).await?;
-    let works = Works::new(store);
+    let works = embedded_core(database_url).await?;
     session(works, identity).await
+}
+
+/// The core over the store at `database_url`, with the master key the CLI would use.
+async fn embedded_core(database_url: &str) -> Result<Works> {
+    let store = works_store::open(database_url).await?;
+    let mut works = Works::new(store);
+    if let Some(key) = works_store::master_key(database_url, env("WORKS_MASTER_KEY").as_deref())? {
+        works = works.with_master_key(&key);
+    }
+    Ok(works)
 }
 
 async fn session(works: Works, identity: &Identity) -> Result<Arc<dyn Api>> {
@@ -526,8 +535,7 @@ pub fn open(
     let url = database_url.clone();
     let who = identity.clone();
     let (api, bootstrap) = wait(py, async move {
-        let store = works_store::open(&url).await?;
-        let works = Works::new(store);
+        let works = embedded_core(&url).await?;
         let bootstrap = works.bootstrap(admin_password).await?;
         Ok((session(works, &who).await?, bootstrap))
     })?;

@@ -547,6 +547,10 @@ fn compare_tables(file: &Path, expected: &[TableSummary], found: &[TableSummary]
 // SQLite
 // ---------------------------------------------------------------------------------------
 
+pub(crate) fn sqlite_file(url: &str) -> Result<PathBuf> {
+    sqlite_path(url)
+}
+
 fn sqlite_path(url: &str) -> Result<PathBuf> {
     let url = url.trim();
     if url.contains(":memory:") || url.contains("mode=memory") {

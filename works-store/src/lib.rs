@@ -51,11 +51,13 @@ use works_core::{Error, Result, Store};
 mod backend;
 pub mod backup;
 mod error;
+pub mod master_key;
 mod rows;
 mod sql;
 pub mod testing;
 
 pub use backup::{backup_engine, probe};
+pub use master_key::master_key;
 
 /// Opens the store at `url` and brings its schema up to date.
 ///

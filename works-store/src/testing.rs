@@ -109,3 +109,15 @@ mod tests {
         assert_eq!(with_database("postgresql://h:5432", "x"), "postgresql://h:5432/x");
     }
 }
+
+/// A fresh random master key, for cores and servers under test.
+pub fn test_master_key() -> works_core::MasterKey {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    match works_core::ops::parse_master_key(&hex::encode(bytes)) {
+        Ok(key) => key,
+        // 32 random bytes have no pattern but with negligible probability; try again.
+        Err(_) => test_master_key(),
+    }
+}

@@ -86,7 +86,7 @@ impl TestServer {
         config: HttpConfig,
     ) -> TestServer {
         let backend = store.backend();
-        let works = Works::new(store);
+        let works = Works::new(store).with_master_key(&test_master_key());
         match works.bootstrap(Some(ADMIN_PASSWORD.to_owned())).await {
             Ok(Bootstrap::CreatedWithGivenPassword) => {}
             other => panic!("bootstrapping the test admin did not create it: {other:?}"),
@@ -186,3 +186,5 @@ impl Drop for TestServer {
         self.task.abort();
     }
 }
+
+pub use works_store::testing::test_master_key;
