@@ -84,6 +84,16 @@ impl AgentClient {
         self.json(self.request(Method::POST, &["jobs", job_id, "complete"])?.json(report)).await
     }
 
+    /// The gateway token of the instance a deploy job creates (only while running it).
+    pub async fn gateway_token(&self, job_id: &str) -> Result<works_core::openclaw::GatewayToken> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            token: String,
+        }
+        let answer: Answer = self.json(self.request(Method::POST, &["jobs", job_id, "gateway-token"])?).await?;
+        Ok(works_core::openclaw::GatewayToken::from_secret(answer.token))
+    }
+
     fn request(&self, method: Method, segments: &[&str]) -> Result<RequestBuilder> {
         let mut url = self.base.clone();
         {

@@ -4,6 +4,8 @@
 //! - `inventory_refresh`: reads the container inventory again and sends it in full.
 //! - `logs`: `{"container": NAME, "lines": N}` (N from 1 to 2000, default 100): the last
 //!   N lines of that container's output.
+//! - `deploy`, `restart`, `remove`, and `health_check` of an instance: see
+//!   [`crate::openclaw`].
 
 use serde::Deserialize;
 use serde_json::json;
@@ -19,7 +21,7 @@ pub const DEFAULT_LOG_LINES: u32 = 100;
 
 /// Can this agent version run jobs of `kind`?
 pub fn supported(kind: JobKind) -> bool {
-    matches!(kind, JobKind::HealthCheck | JobKind::InventoryRefresh | JobKind::Logs)
+    matches!(kind, JobKind::HealthCheck | JobKind::InventoryRefresh | JobKind::Logs | JobKind::Deploy | JobKind::Restart | JobKind::Remove)
 }
 
 /// The report for a kind this agent cannot run: failed, saying so.
@@ -37,6 +39,9 @@ fn failed(reason: impl Into<String>) -> JobReport {
 pub struct LogsParams {
     pub container: String,
     pub lines: Option<u32>,
+    /// The instance whose gateway this is, when asked from an instance.
+    #[serde(default)]
+    pub instance_id: Option<String>,
 }
 
 /// Reads and checks the parameters of a `logs` job.
@@ -58,7 +63,11 @@ pub fn logs_params(params: &serde_json::Value) -> Result<(String, u32), String> 
 /// Does the work of a supported job and says how it went.
 pub async fn perform(agent: &Agent, job: &Job) -> JobReport {
     match job.kind {
+        JobKind::HealthCheck if job.params.get("instance_id").is_some() => crate::openclaw::health(agent, job).await,
         JobKind::HealthCheck => health_check(agent).await,
+        JobKind::Deploy => crate::openclaw::deploy(agent, job).await,
+        JobKind::Restart => crate::openclaw::restart(agent, job).await,
+        JobKind::Remove => crate::openclaw::remove(agent, job).await,
         JobKind::InventoryRefresh => inventory_refresh(agent).await,
         JobKind::Logs => logs(agent, &job.params).await,
         other => unsupported(other),
@@ -151,14 +160,14 @@ mod tests {
     }
 
     #[test]
-    fn risky_kinds_are_refused_plainly() {
-        for kind in [JobKind::Deploy, JobKind::Restart, JobKind::Remove, JobKind::Takeover, JobKind::AgentInstall] {
+    fn kinds_this_agent_cannot_run_are_refused_plainly() {
+        for kind in [JobKind::Takeover, JobKind::AgentInstall] {
             assert!(!supported(kind));
             let r = unsupported(kind);
             assert!(!r.succeeded);
             assert_eq!(r.reason.unwrap(), format!("This agent version cannot run {} jobs yet.", kind.as_str()));
         }
-        for kind in [JobKind::HealthCheck, JobKind::InventoryRefresh, JobKind::Logs] {
+        for kind in [JobKind::HealthCheck, JobKind::InventoryRefresh, JobKind::Logs, JobKind::Deploy, JobKind::Restart, JobKind::Remove] {
             assert!(supported(kind));
         }
     }

@@ -19,6 +19,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "WORKS_SERVER", value_name = "URL", help_heading = "Global options")]
     pub server: Option<String>,
 
+    /// With --server: the API token to act with (WORKS_TOKEN keeps it out of the process list)
+    #[arg(long, global = true, env = "WORKS_TOKEN", value_name = "TOKEN", hide_env_values = true, help_heading = "Global options")]
+    pub token: Option<String>,
+
     /// With a database opened directly: act as this user (default admin)
     #[arg(long = "as", global = true, value_name = "USER", help_heading = "Global options")]
     pub as_user: Option<String>,
@@ -70,6 +74,9 @@ pub enum Command {
     /// OpenClaw instances, managed and discovered; take over a discovered one by phrase
     #[command(subcommand)]
     Instance(crate::instance::InstanceCommand),
+    /// Validate a capability end to end on a real node: `works validate openclaw --node ID`
+    #[command(subcommand)]
+    Validate(crate::validate::ValidateCommand),
     /// The agent on a managed machine: enroll it, run it
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),
@@ -280,5 +287,17 @@ pub fn parse() -> Cli {
     match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every command and flag is well formed (clap checks names, clashes with the global
+    /// flags, and defaults), so no subcommand fails only when someone runs it.
+    #[test]
+    fn the_command_tree_is_consistent() {
+        super::Cli::command().version("test").debug_assert();
     }
 }

@@ -54,8 +54,18 @@ pub async fn open_works(url: &str) -> Result<(Works, Bootstrap)> {
     if let Some(key) = works_store::master_key(url, std::env::var("WORKS_MASTER_KEY").ok().as_deref())? {
         works = works.with_master_key(&key);
     }
+    works = works.with_config(works_core::CoreConfig { openclaw_repository: openclaw_repository()?, ..Default::default() });
     let outcome = works.bootstrap(secrets::from_env("WORKS_ADMIN_PASSWORD")).await?;
     Ok((works, outcome))
+}
+
+/// The OpenClaw image repository deploys use (`WORKS_OPENCLAW_IMAGE`), checked.
+pub fn openclaw_repository() -> Result<Option<String>> {
+    let given = std::env::var(works_core::openclaw::IMAGE_ENV).ok().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    if let Some(repo) = &given {
+        works_core::openclaw::image_reference(works_core::openclaw::DEFAULT_VERSION, Some(repo))?;
+    }
+    Ok(given)
 }
 
 /// The one-time message of a first start, if there is one.
@@ -105,8 +115,8 @@ fn remote(cli: &Cli, server: &str) -> Result<RemoteClient> {
         ));
     }
     let base = parse_base_url(server)?;
-    if let Some(token) = secrets::from_env("WORKS_TOKEN") {
-        return RemoteClient::new(server, token);
+    if let Some(token) = cli.token.clone().filter(|t| !t.trim().is_empty()).or_else(|| secrets::from_env("WORKS_TOKEN")) {
+        return RemoteClient::new(server, token.trim().to_owned());
     }
     match credentials::load()? {
         Some(saved) if parse_base_url(&saved.server).map(|u| u == base).unwrap_or(false) => {

@@ -16,6 +16,7 @@ mod ops;
 mod output;
 mod secrets;
 mod serve;
+mod validate;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -122,6 +123,7 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::Node(cmd) => fleet::node(api, cmd, cli.json, cli.server.as_deref()).await,
                 Command::Job(cmd) => fleet::job(api, cmd, cli.json).await,
                 Command::Instance(cmd) => instance::instance(api, cmd, cli.json).await,
+                Command::Validate(cmd) => validate::validate(api, cmd).await,
                 Command::Serve(_)
                 | Command::Login(_)
                 | Command::Logout

@@ -117,6 +117,7 @@ fn core_config(args: &ServeArgs) -> Result<(works_core::CoreConfig, std::time::D
             offline_after: secs(args.node_offline_after_secs),
         },
         checkin_interval_secs: args.checkin_interval_secs,
+        openclaw_repository: connect::openclaw_repository()?,
         ..Default::default()
     };
     Ok((config, std::time::Duration::from_secs(args.recovery_interval_secs)))

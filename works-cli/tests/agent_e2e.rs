@@ -309,13 +309,22 @@ async fn an_agent_enrolls_checks_in_runs_jobs_goes_quiet_and_is_cut_off() {
     let refresh = wait_job(&works, &admin, &refresh.id, Duration::from_secs(30)).await;
     assert_eq!(refresh.state, JobState::Succeeded, "{refresh:?}");
 
-    // Risky work, once approved, is refused honestly by this agent version.
+    // A deploy job requested by hand, not through an instance deploy, names no
+    // instance: once approved, the agent refuses it plainly and creates nothing.
     let deploy = request(JobKind::Deploy, json!({})).await;
     let phrase = deploy.approval_phrase.clone().expect("a phrase");
     works.job_approve(&admin, &deploy.id, works_core::ApproveJob { phrase }).await.expect("approve");
     let deploy = wait_job(&works, &admin, &deploy.id, Duration::from_secs(30)).await;
     assert_eq!(deploy.state, JobState::Failed);
-    assert_eq!(deploy.reason.as_deref(), Some("This agent version cannot run deploy jobs yet."));
+    let why = deploy.reason.as_deref().unwrap_or("");
+    assert!(why.contains("does not name an OpenClaw instance") && why.contains("works instance"), "{why}");
+    // Work this agent version cannot do is refused honestly.
+    let install = request(JobKind::AgentInstall, json!({})).await;
+    let phrase = install.approval_phrase.clone().expect("a phrase");
+    works.job_approve(&admin, &install.id, works_core::ApproveJob { phrase }).await.expect("approve");
+    let install = wait_job(&works, &admin, &install.id, Duration::from_secs(30)).await;
+    assert_eq!(install.state, JobState::Failed);
+    assert_eq!(install.reason.as_deref(), Some("This agent version cannot run agent_install jobs yet."));
 
     // SIGTERM: the agent stops by itself, and the node goes stale, then offline.
     agent.signal("-TERM");

@@ -371,6 +371,30 @@ impl Api for RemoteClient {
         let id = Self::id_segment("instance", id)?;
         self.json(self.request(Method::POST, &["instances", id, "takeover"])?.json(&input)).await
     }
+
+    async fn instance_deploy(&self, input: works_core::DeployInput) -> Result<works_core::Deployment> {
+        self.json(self.request(Method::POST, &["instances"])?.json(&input)).await
+    }
+
+    async fn instance_health_check(&self, id: &str) -> Result<Job> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::POST, &["instances", id, "health-checks"])?).await
+    }
+
+    async fn instance_logs(&self, id: &str, input: works_core::LogsInput) -> Result<Job> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::POST, &["instances", id, "logs"])?.json(&input)).await
+    }
+
+    async fn instance_restart(&self, id: &str) -> Result<Job> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::POST, &["instances", id, "restart"])?).await
+    }
+
+    async fn instance_remove(&self, id: &str) -> Result<Job> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::POST, &["instances", id, "remove"])?).await
+    }
 }
 
 #[cfg(test)]

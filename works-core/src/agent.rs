@@ -310,7 +310,7 @@ impl Works {
     pub async fn agent_job_complete(&self, agent: &AgentIdentity, job_id: &str, report: JobReport) -> Result<Job> {
         let output = report.output.as_deref().map(clean_output);
         let reason = report.reason.as_deref().map(|r| crate::redact(r).chars().take(2000).collect::<String>());
-        self.agent_transition(agent, job_id, "job.complete", &[JobState::Claimed, JobState::Running], move |job, now| {
+        let job = self.agent_transition(agent, job_id, "job.complete", &[JobState::Claimed, JobState::Running], move |job, now| {
             job.state = if report.succeeded { JobState::Succeeded } else { JobState::Failed };
             job.result = report.result.clone();
             job.output = output.clone();
@@ -318,10 +318,12 @@ impl Works {
             job.reason = if report.succeeded { None } else { Some(reason.clone().unwrap_or_else(|| "The agent reported a failure without a reason.".into())) };
             format!("The agent reported the job {}", if report.succeeded { "complete" } else { "failed" })
         })
-        .await
+        .await?;
+        self.follow_job(&agent.as_actor(), &job).await;
+        Ok(job)
     }
 
-    async fn agent_job(&self, agent: &AgentIdentity, job_id: &str, action: &str) -> Result<Job> {
+    pub(crate) async fn agent_job(&self, agent: &AgentIdentity, job_id: &str, action: &str) -> Result<Job> {
         let not_found = || Error::not_found("job", job_id);
         let found = match validate::id("id", job_id) {
             Ok(id) => self.store.get_job(&id).await?,

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::health::{HealthIssue, HealthReport};
 use crate::instances::{Instance, InstanceQuery, TakeoverInput};
 use crate::jobs::{ApproveJob, Job, JobQuery, NewJob};
+use crate::lifecycle::{DeployInput, Deployment, LogsInput};
 use crate::model::{ApiToken, CreatedToken, Listing, Org, User};
 use crate::nodes::{Container, NewNode, Node, NodeQuery, RenameNode};
 use crate::orgs::{NewOrg, OrgQuery, RenameOrg};
@@ -66,6 +67,11 @@ pub trait Api: Send + Sync {
     async fn instance_list(&self, query: InstanceQuery) -> Result<Listing<Instance>>;
     async fn instance_get(&self, id: &str) -> Result<Instance>;
     async fn instance_takeover(&self, id: &str, input: TakeoverInput) -> Result<Instance>;
+    async fn instance_deploy(&self, input: DeployInput) -> Result<Deployment>;
+    async fn instance_health_check(&self, id: &str) -> Result<Job>;
+    async fn instance_logs(&self, id: &str, input: LogsInput) -> Result<Job>;
+    async fn instance_restart(&self, id: &str) -> Result<Job>;
+    async fn instance_remove(&self, id: &str) -> Result<Job>;
 }
 
 /// The core and an actor: the embedded implementation of [`Api`].
@@ -196,5 +202,20 @@ impl Api for Session {
     }
     async fn instance_takeover(&self, id: &str, input: TakeoverInput) -> Result<Instance> {
         self.works.instance_takeover(&self.actor, id, input).await
+    }
+    async fn instance_deploy(&self, input: DeployInput) -> Result<Deployment> {
+        self.works.instance_deploy(&self.actor, input).await
+    }
+    async fn instance_health_check(&self, id: &str) -> Result<Job> {
+        self.works.instance_health_check(&self.actor, id).await
+    }
+    async fn instance_logs(&self, id: &str, input: LogsInput) -> Result<Job> {
+        self.works.instance_logs(&self.actor, id, input).await
+    }
+    async fn instance_restart(&self, id: &str) -> Result<Job> {
+        self.works.instance_restart(&self.actor, id).await
+    }
+    async fn instance_remove(&self, id: &str) -> Result<Job> {
+        self.works.instance_remove(&self.actor, id).await
     }
 }

@@ -29,23 +29,42 @@ use crate::works::{paged, probe, Works};
 pub enum InstanceState {
     /// Found running on a node; the product does not manage it.
     Discovered,
+    /// Requested: waiting for approval or for the agent to create it.
+    Deploying,
     /// A record the product manages.
     Managed,
+    /// The deploy did not finish; nothing of it was left on the node.
+    Failed,
+    /// Its containers were deleted; its volumes were kept.
+    Removed,
 }
 
 impl InstanceState {
+    pub const ALL: [InstanceState; 5] =
+        [InstanceState::Discovered, InstanceState::Deploying, InstanceState::Managed, InstanceState::Failed, InstanceState::Removed];
+
     pub fn as_str(self) -> &'static str {
         match self {
             InstanceState::Discovered => "discovered",
+            InstanceState::Deploying => "deploying",
             InstanceState::Managed => "managed",
+            InstanceState::Failed => "failed",
+            InstanceState::Removed => "removed",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "discovered" => Some(InstanceState::Discovered),
-            "managed" => Some(InstanceState::Managed),
-            _ => None,
+        InstanceState::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Plain label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            InstanceState::Discovered => "Discovered",
+            InstanceState::Deploying => "Deploying",
+            InstanceState::Managed => "Managed",
+            InstanceState::Failed => "Deploy failed",
+            InstanceState::Removed => "Removed (volumes kept)",
         }
     }
 }
@@ -59,7 +78,7 @@ pub struct Instance {
     /// The node's organization; empty for shared MSP infrastructure.
     pub org_id: Option<String>,
     pub state: InstanceState,
-    /// The gateway container, by Docker id.
+    /// The gateway container, by Docker id; empty until a deployed container exists.
     pub container_id: String,
     pub container_name: String,
     pub image: String,
@@ -76,6 +95,17 @@ pub struct Instance {
     /// For a discovered instance: what an approver types to take it over.
     #[serde(default)]
     pub takeover_phrase: Option<String>,
+    /// Why the instance is in its state, in plain English (a failed deploy's reason, the
+    /// outcome of the last restart or removal).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The last job that acted on the instance (deploy, health check, restart, remove).
+    #[serde(default)]
+    pub job_id: Option<String>,
+    /// Technical detail of the last health check: components, `/healthz`, `/readyz`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub health_detail: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -119,6 +149,15 @@ pub trait InstanceStore: Send + Sync + 'static {
     /// discovered; otherwise writes nothing and answers `Error::Conflict`. With the audit
     /// record, one transaction.
     async fn take_over_instance(&self, instance: &Instance, audit: AuditDraft) -> Result<()>;
+    /// Inserts an instance being deployed with its sealed gateway token, and its deploy
+    /// job, with the audit record: one transaction.
+    async fn insert_deploy(&self, instance: &Instance, sealed_token: &str, job: &crate::jobs::Job, audit: AuditDraft) -> Result<()>;
+    /// The sealed gateway token of an instance deployed by the product.
+    async fn get_instance_token(&self, id: &str) -> Result<Option<String>>;
+    /// Writes the instance's state, container, version, health, reason, job and
+    /// `updated_at`, with the audit record: one transaction. A missing instance is
+    /// `Error::NotFound`.
+    async fn update_instance(&self, instance: &Instance, audit: AuditDraft) -> Result<()>;
 }
 
 /// The health of an instance whose container the agent no longer reports.
@@ -166,6 +205,9 @@ impl Works {
                 taken_over_by: None,
                 taken_over_at: None,
                 takeover_phrase: None,
+                reason: None,
+                job_id: None,
+                health_detail: None,
             };
             let audit = self.draft(
                 &actor,
@@ -185,7 +227,8 @@ impl Works {
             .list_instances(&Scope::All, &InstanceFilter { node_id: Some(agent.node_id.clone()) }, Page { offset: 0, limit: Page::MAX_LIMIT })
             .await?;
         for mut i in known {
-            if containers.iter().any(|c| c.id == i.container_id) || i.health.as_deref() == Some(MISSING) {
+            let has_container = matches!(i.state, InstanceState::Discovered | InstanceState::Managed) && !i.container_id.is_empty();
+            if !has_container || containers.iter().any(|c| c.id == i.container_id) || i.health.as_deref() == Some(MISSING) {
                 continue;
             }
             i.health = Some(MISSING.to_owned());
@@ -271,7 +314,7 @@ impl Works {
     }
 
     /// The instance and its node's name, when the actor may see it; otherwise "not found".
-    async fn visible_instance(&self, actor: &Actor, id: &str) -> Result<(Instance, String)> {
+    pub(crate) async fn visible_instance(&self, actor: &Actor, id: &str) -> Result<(Instance, String)> {
         let not_found = || Error::not_found("instance", id);
         let id = validate::id("id", id).map_err(|_| not_found())?;
         let mut i = match self.store.get_instance(&id).await? {

@@ -14,6 +14,7 @@ use crate::actor::Actor;
 use crate::audit::Outcome;
 use crate::error::{Error, Result};
 use crate::model::{Listing, Page};
+use crate::nodes::NodeRecord;
 use crate::redact::redact;
 use crate::secret::new_id;
 use crate::validate;
@@ -292,36 +293,9 @@ impl Works {
             if params.to_string().len() > MAX_PARAMS_BYTES {
                 return Err(Error::invalid("params", format!("must be at most {MAX_PARAMS_BYTES} bytes")));
             }
-            let now = self.now();
             let kind = input.kind;
-            let risky = kind.risk() == Risk::Risky;
-            let job = Job {
-                id: new_id(),
-                node_id: node.id.clone(),
-                org_id: node.org_id.clone(),
-                kind,
-                risk: kind.risk(),
-                state: if risky { JobState::AwaitingApproval } else { JobState::Queued },
-                params,
-                attempts: 0,
-                max_attempts: kind.max_attempts(),
-                timeout_secs: kind.timeout().num_seconds() as u32,
-                reason: risky.then(|| "Risky work waits for a person to approve it.".to_owned()),
-                approval_phrase: risky.then(|| format!("{} on {}", kind.verb(), node.name)),
-                requested_by: actor.name.clone(),
-                approved_by: None,
-                approved_at: None,
-                retry_of: None,
-                result: None,
-                output: None,
-                created_at: now,
-                updated_at: now,
-                claimed_at: None,
-                heartbeat_at: None,
-                deadline_at: None,
-                expires_at: now + Duration::hours(QUEUE_WINDOW_HOURS),
-                finished_at: None,
-            };
+            let phrase = (kind.risk() == Risk::Risky).then(|| format!("{} on {}", kind.verb(), node.name));
+            let job = self.new_job(actor, &node, kind, params, phrase);
             let audit = self.draft(
                 actor,
                 job.org_id.clone(),
@@ -336,6 +310,39 @@ impl Works {
             Ok(job)
         })
         .await
+    }
+
+    /// A new job for `node`: queued when safe, waiting for `phrase` when risky.
+    pub(crate) fn new_job(&self, actor: &Actor, node: &NodeRecord, kind: JobKind, params: serde_json::Value, phrase: Option<String>) -> Job {
+        let now = self.now();
+        let risky = kind.risk() == Risk::Risky;
+        Job {
+            id: new_id(),
+            node_id: node.id.clone(),
+            org_id: node.org_id.clone(),
+            kind,
+            risk: kind.risk(),
+            state: if risky { JobState::AwaitingApproval } else { JobState::Queued },
+            params,
+            attempts: 0,
+            max_attempts: kind.max_attempts(),
+            timeout_secs: kind.timeout().num_seconds() as u32,
+            reason: risky.then(|| "Risky work waits for a person to approve it.".to_owned()),
+            approval_phrase: if risky { phrase } else { None },
+            requested_by: actor.name.clone(),
+            approved_by: None,
+            approved_at: None,
+            retry_of: None,
+            result: None,
+            output: None,
+            created_at: now,
+            updated_at: now,
+            claimed_at: None,
+            heartbeat_at: None,
+            deadline_at: None,
+            expires_at: now + Duration::hours(QUEUE_WINDOW_HOURS),
+            finished_at: None,
+        }
     }
 
     pub async fn job_list(&self, actor: &Actor, query: JobQuery) -> Result<Listing<Job>> {
@@ -377,6 +384,7 @@ impl Works {
             job.updated_at = now;
             let audit = self.draft(actor, job.org_id.clone(), "job.approve", "job", Some(&job.id), Outcome::Succeeded, format!("Approved \"{expected}\""));
             self.store.update_job(&job, before, audit).await?;
+            self.follow_job(actor, &job).await;
             self.job_signal.notify_waiters();
             Ok(job)
         })
@@ -399,6 +407,7 @@ impl Works {
             job.finished_at = Some(now);
             let audit = self.draft(actor, job.org_id.clone(), "job.cancel", "job", Some(&job.id), Outcome::Succeeded, format!("Cancelled {}", job.kind.verb()));
             self.store.update_job(&job, before, audit).await?;
+            self.follow_job(actor, &job).await;
             Ok(job)
         })
         .await
@@ -417,8 +426,13 @@ impl Works {
         .await?;
         let mut job = self.job_request(actor, NewJob { node_id: original.node_id.clone(), kind: original.kind, params: original.params.clone() }).await?;
         job.retry_of = Some(original.id.clone());
+        // A retried deploy, restart or removal asks for the same phrase as the original.
+        if job.approval_phrase.is_some() && original.approval_phrase.is_some() {
+            job.approval_phrase = original.approval_phrase.clone();
+        }
         let audit = self.draft(actor, job.org_id.clone(), "job.retry", "job", Some(&job.id), Outcome::Succeeded, format!("Retried job {} by hand", original.id));
         self.store.update_job(&job, job.state, audit).await?;
+        self.follow_job(actor, &job).await;
         Ok(job)
     }
 

@@ -74,6 +74,11 @@ impl GatewayToken {
         GatewayToken(crate::secret::new_secret("oct_"))
     }
 
+    /// A token handed over by the server (to the agent that creates the container).
+    pub fn from_secret(secret: String) -> Self {
+        GatewayToken(secret)
+    }
+
     /// The token itself, for the one place that hands it to the container.
     pub fn expose(&self) -> &str {
         &self.0
@@ -153,6 +158,8 @@ pub struct Component {
     /// The container name, as a compose user would recognise it.
     pub container_name: String,
     pub image: String,
+    /// Replaces the image's entrypoint (`openclaw`) when set.
+    pub entrypoint: Option<Vec<String>>,
     pub command: Vec<String>,
     pub network: NetworkMode,
     pub ports: Vec<PortBinding>,
@@ -208,6 +215,7 @@ impl Bundle {
             need: Need::Required,
             container_name: gateway_name.clone(),
             image: image.clone(),
+            entrypoint: None,
             command: ["gateway", "run", "--allow-unconfigured", "--bind", "lan", "--port", "18789", "--auth", "token"]
                 .map(str::to_owned)
                 .to_vec(),
@@ -224,7 +232,8 @@ impl Bundle {
             container_name: format!("{prefix}-cli"),
             image: image.clone(),
             // A post-start tool: it idles until a read command is run in it.
-            command: vec!["sleep".to_owned(), "infinity".to_owned()],
+            entrypoint: Some(vec!["sleep".to_owned()]),
+            command: vec!["2147483647".to_owned()],
             network: NetworkMode::ShareWith(gateway_name),
             ports: Vec::new(),
             mounts,

@@ -105,6 +105,7 @@ impl Works {
                 match self.store.update_job(&job, before, audit).await {
                     Ok(()) => {
                         progressed = true;
+                        self.follow_job(&system, &job).await;
                         if next == JobState::Queued {
                             report.requeued.push(job.id.clone());
                         } else {

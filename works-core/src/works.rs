@@ -22,6 +22,9 @@ pub struct CoreConfig {
     pub nodes: crate::nodes::NodeThresholds,
     /// How often agents are asked to check in.
     pub checkin_interval_secs: u64,
+    /// The OpenClaw image repository deploys use (`WORKS_OPENCLAW_IMAGE`); the local
+    /// one when `None`. The version is added as the tag.
+    pub openclaw_repository: Option<String>,
 }
 
 impl Default for CoreConfig {
@@ -32,6 +35,7 @@ impl Default for CoreConfig {
             login_window: Duration::minutes(15),
             nodes: crate::nodes::NodeThresholds::default(),
             checkin_interval_secs: 30,
+            openclaw_repository: None,
         }
     }
 }

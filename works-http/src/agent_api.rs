@@ -47,6 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/agent/jobs/{id}/start", post(agent_job_start))
         .route("/api/v1/agent/jobs/{id}/heartbeat", post(agent_job_heartbeat))
         .route("/api/v1/agent/jobs/{id}/complete", post(agent_job_complete))
+        .route("/api/v1/agent/jobs/{id}/gateway-token", post(agent_gateway_token))
 }
 
 struct AgentAuth;
@@ -71,8 +72,8 @@ impl Modify for AgentAuth {
 /// The part of the OpenAPI document about the agent API, merged into the whole.
 #[derive(OpenApi)]
 #[openapi(
-    paths(agent_enroll, agent_checkin, agent_claim, agent_job_start, agent_job_heartbeat, agent_job_complete),
-    components(schemas(EnrollRequest, AgentCredential, CheckIn, CheckInReply, JobReport)),
+    paths(agent_enroll, agent_checkin, agent_claim, agent_job_start, agent_job_heartbeat, agent_job_complete, agent_gateway_token),
+    components(schemas(EnrollRequest, AgentCredential, CheckIn, CheckInReply, JobReport, GatewayTokenAnswer)),
     modifiers(&AgentAuth),
     tags((name = "agent", description = "What a node's agent calls: enrollment, check-in, and its node's jobs")),
 )]
@@ -206,4 +207,28 @@ pub(crate) async fn agent_job_complete(
     Json(report): Json<JobReport>,
 ) -> ApiResult<Job> {
     Ok(Json(s.works.agent_job_complete(&agent, &id, report).await?))
+}
+
+/// The gateway token a deploy job needs, handed only to the agent running that job.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct GatewayTokenAnswer {
+    /// Put into the gateway container's environment; never logged or stored by the agent.
+    pub token: String,
+}
+
+/// The agent running a deploy job asks for the new instance's gateway token. Refused
+/// (409) for any other job or state; every answer is audited, the token never.
+#[utoipa::path(
+    post, path = "/api/v1/agent/jobs/{id}/gateway-token", tag = "agent",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The token", body = GatewayTokenAnswer), CommonErrors),
+    security(("agent" = []))
+)]
+pub(crate) async fn agent_gateway_token(
+    State(s): State<AppState>,
+    AgentCaller(agent): AgentCaller,
+    Id(id): Id,
+) -> ApiResult<GatewayTokenAnswer> {
+    let token = s.works.agent_gateway_token(&agent, &id).await?;
+    Ok(Json(GatewayTokenAnswer { token: token.expose().to_owned() }))
 }

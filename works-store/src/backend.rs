@@ -22,13 +22,11 @@ use works_core::{Error, Result};
 
 use crate::error::{db_error, write_error, Subject};
 use crate::rows::{
-    convert, inventory, json_error, millis, opt_millis, risk_str, AuditRow, CredentialRow, EnrollmentRow, JobRow,
+    convert, inventory, json_error, millis, opt_millis, AuditRow, CredentialRow, EnrollmentRow, JobRow,
     NodeRow, OrgRow, SessionRow, TokenRow, UserRow,
 };
 use crate::sql::{self, Arg, Built};
 
-mod health;
-mod instances;
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -270,7 +268,7 @@ macro_rules! bind_job {
             .bind(&j.node_id)
             .bind(&j.org_id)
             .bind(j.kind.as_str())
-            .bind(risk_str(j.risk))
+            .bind($crate::rows::risk_str(j.risk))
             .bind(j.state.as_str())
             .bind(j.params.to_string())
             .bind(i64::from(j.attempts))
@@ -297,6 +295,10 @@ macro_rules! bind_job {
 /// The implementation of [`Store`] and [`FleetStore`], written once for both backends.
 /// The backend type provides `reader`, `writer`, `migrator`, `begin_write`, `lock_chain`
 /// and `NEXT_QUEUED_JOB`.
+// After the binding macros, which they use.
+mod health;
+mod instances;
+
 macro_rules! store_impl {
     ($store:ty, $db:ty, $name:literal) => {
         impl $store {

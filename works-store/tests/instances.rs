@@ -62,6 +62,9 @@ fn instance(id: &str, node: &NodeRecord, container_id: &str, name: &str, at: i64
         taken_over_by: None,
         taken_over_at: None,
         takeover_phrase: None,
+        reason: None,
+        job_id: None,
+        health_detail: None,
     }
 }
 
