@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use works_core::{Instance, InstanceQuery, InstanceState, NodeQuery, TakeoverInput};
+use works_core::{DeployInput, Error, Instance, InstanceQuery, InstanceState, LogsInput, NodeQuery, TakeoverInput};
 
 use super::{render, see_other, when, FormErrors, Nav, PageId, PageQuery, UiError, UiForm, UiSession, PAGE_SIZE};
 use crate::AppState;
@@ -19,10 +19,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/instances", get(instances_page))
         .route("/ui/instances/{id}", get(instance_page))
         .route("/ui/instances/{id}/takeover", post(instance_takeover))
+        .route("/ui/instances/{id}/actions", post(instance_action))
+        .route("/ui/nodes/{id}/deploy", post(node_deploy))
 }
 
 struct InstanceRow {
     id: String,
+    state: String,
     container: String,
     node: String,
     node_id: String,
@@ -34,6 +37,7 @@ struct InstanceRow {
 fn row(i: &Instance, nodes: &[(String, String)]) -> InstanceRow {
     InstanceRow {
         id: i.id.clone(),
+        state: i.state.label().to_owned(),
         container: i.container_name.clone(),
         node: nodes.iter().find(|(id, _)| id == &i.node_id).map(|(_, n)| n.clone()).unwrap_or_else(|| i.node_id.clone()),
         node_id: i.node_id.clone(),
@@ -74,7 +78,7 @@ async fn instances_page(State(s): State<AppState>, session: UiSession, PageQuery
         .await
         .map_err(|e| UiError::from_core(e, nav()))?;
     let nodes = node_names(&s, &session).await?;
-    let (managed, discovered): (Vec<&Instance>, Vec<&Instance>) = listing.items.iter().partition(|i| i.state == InstanceState::Managed);
+    let (discovered, managed): (Vec<&Instance>, Vec<&Instance>) = listing.items.iter().partition(|i| i.state == InstanceState::Discovered);
     let page = InstancesPage {
         nav: nav(),
         managed: managed.into_iter().map(|i| row(i, &nodes)).collect(),
@@ -94,6 +98,13 @@ struct InstanceView {
     discovered: String,
     taken_over: Option<String>,
     phrase: String,
+    /// Containers exist to act on (managed), or leftovers may (a failed deploy).
+    can_act: bool,
+    can_remove: bool,
+    reason: Option<String>,
+    health_summary: Option<String>,
+    health_detail: Option<String>,
+    job_id: Option<String>,
 }
 
 #[derive(Template)]
@@ -138,7 +149,7 @@ async fn instance_view(
     let nodes = node_names(s, session).await?;
     let inst = InstanceView {
         row: row(&i, &nodes),
-        managed: i.state == InstanceState::Managed,
+        managed: i.state != InstanceState::Discovered,
         org_id: i.org_id.clone().unwrap_or_default(),
         container_id: i.container_id.clone(),
         image: i.image.clone(),
@@ -149,6 +160,12 @@ async fn instance_view(
             _ => None,
         },
         phrase: i.takeover_phrase.clone().unwrap_or_default(),
+        can_act: i.state == InstanceState::Managed,
+        can_remove: matches!(i.state, InstanceState::Managed | InstanceState::Failed),
+        reason: i.reason.clone(),
+        health_summary: i.health_detail.as_ref().and_then(|d| d.get("summary")).and_then(|s| s.as_str()).map(str::to_owned),
+        health_detail: i.health_detail.as_ref().and_then(|d| serde_json::to_string_pretty(d).ok()),
+        job_id: i.job_id.clone(),
     };
     let page = InstanceDetailPage { nav: nav(), inst, notice, phrase_value, errors };
     Ok(render(status, &page))
@@ -169,4 +186,44 @@ async fn instance_takeover(State(s): State<AppState>, PageId(id): PageId, form: 
             instance_view(&s, &session, &id, None, fields.phrase, errors, status).await
         }
     }
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    #[serde(default)]
+    action: String,
+}
+
+/// Health check, logs, restart or removal: each requests a job and opens its page, where
+/// risky work shows the phrase to type.
+async fn instance_action(State(s): State<AppState>, PageId(id): PageId, form: UiForm<ActionForm>) -> Result<Response, UiError> {
+    let UiForm { session, fields } = form;
+    let actor = &session.actor;
+    let job = match fields.action.as_str() {
+        "health" => s.works.instance_health_check(actor, &id).await,
+        "logs" => s.works.instance_logs(actor, &id, LogsInput { lines: Some(200) }).await,
+        "restart" => s.works.instance_restart(actor, &id).await,
+        "remove" => s.works.instance_remove(actor, &id).await,
+        _ => Err(Error::invalid("action", "must be health, logs, restart or remove")),
+    }
+    .map_err(|e| UiError::from_core(e, Some(session.nav("instances"))))?;
+    Ok(see_other(&format!("/ui/jobs/{}?notice=requested", job.id)))
+}
+
+#[derive(Deserialize)]
+struct DeployForm {
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    with_cli: Option<String>,
+}
+
+/// Deploy OpenClaw to a node: the instance is created and its deploy job waits for the
+/// phrase on the job's page.
+async fn node_deploy(State(s): State<AppState>, PageId(id): PageId, form: UiForm<DeployForm>) -> Result<Response, UiError> {
+    let UiForm { session, fields } = form;
+    let version = Some(fields.version.trim().to_owned()).filter(|v| !v.is_empty());
+    let input = DeployInput { node_id: id, version, with_cli: fields.with_cli.is_some() };
+    let d = s.works.instance_deploy(&session.actor, input).await.map_err(|e| UiError::from_core(e, Some(session.nav("nodes"))))?;
+    Ok(see_other(&format!("/ui/jobs/{}?notice=requested", d.job.id)))
 }

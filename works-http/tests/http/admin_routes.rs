@@ -70,12 +70,17 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/agent/jobs/{id}/start", &["post"]),
         ("/api/v1/agent/jobs/{id}/heartbeat", &["post"]),
         ("/api/v1/agent/jobs/{id}/complete", &["post"]),
+        ("/api/v1/agent/jobs/{id}/gateway-token", &["post"]),
         ("/api/v1/health", &["get"]),
         ("/api/v1/health/issues/{id}/acknowledge", &["post"]),
         ("/metrics", &["get"]),
-        ("/api/v1/instances", &["get"]),
+        ("/api/v1/instances", &["get", "post"]),
         ("/api/v1/instances/{id}", &["get"]),
         ("/api/v1/instances/{id}/takeover", &["post"]),
+        ("/api/v1/instances/{id}/health-checks", &["post"]),
+        ("/api/v1/instances/{id}/logs", &["post"]),
+        ("/api/v1/instances/{id}/restart", &["post"]),
+        ("/api/v1/instances/{id}/remove", &["post"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {

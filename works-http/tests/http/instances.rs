@@ -12,7 +12,7 @@ use crate::browser_session::{sign_in, Browser};
 use crate::common::{as_admin, as_token};
 use crate::fleet::{check_in, container, enroll_agent};
 
-crate::on_both_backends!(instances_over_the_api_and_the_pages);
+crate::on_both_backends!(instances_over_the_api_and_the_pages, deploy_and_instance_actions_over_the_api_and_the_pages);
 
 async fn page(s: &TestServer, b: &Browser, path: &str) -> (StatusCode, String) {
     let r = s.client().get(s.url(path)).header(COOKIE, &b.cookie).send().await.unwrap();
@@ -123,4 +123,72 @@ async fn instances_over_the_api_and_the_pages(s: &TestServer) {
     let bb = sign_in(s, "acme-admin", USER_PASSWORD).await;
     let (status, _) = page(s, &bb, &format!("/ui/instances/{}", b_gw["id"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+
+async fn deploy_and_instance_actions_over_the_api_and_the_pages(s: &TestServer) {
+    let acme = s.create_org("Acme Dental").await;
+    let bolt = s.create_org("Bolt Legal").await;
+    let a_node = s.works.node_create(&s.admin, NewNode { name: "acme-web-01".into(), org_id: Some(acme.id.clone()) }).await.unwrap();
+    let b_admin = s.create_user("bolt-admin", Role::OrgAdmin, Some(&bolt.id)).await;
+
+    // The JSON route: 201 with the instance and the job waiting for its phrase.
+    let d = as_admin(s).post("/api/v1/instances", json!({"node_id": a_node.id, "version": "2026.9.6"})).await.expect_status(201).clone();
+    assert_eq!(d["instance"]["state"], "deploying");
+    assert_eq!(d["job"]["state"], "awaiting_approval");
+    assert_eq!(d["job"]["approval_phrase"], "deploy openclaw 2026.9.6 on acme-web-01");
+    assert!(!d.to_string().contains("oct_"), "no token in the answer: {d}");
+    as_admin(s).post("/api/v1/instances", json!({"node_id": a_node.id, "version": "latest"})).await.expect_invalid("version");
+    as_admin(s).post("/api/v1/instances", json!({"node_id": a_node.id, "token": "x"})).await.expect_status(400);
+    as_token(s, &b_admin.token).post("/api/v1/instances", json!({"node_id": a_node.id})).await.expect_error(404, "not_found");
+    let id = d["instance"]["id"].as_str().unwrap();
+    // A deploying instance is not restarted; another tenant's is not found.
+    as_admin(s).post(&format!("/api/v1/instances/{id}/restart"), json!({})).await.expect_error(409, "conflict");
+    as_token(s, &b_admin.token).post(&format!("/api/v1/instances/{id}/remove"), json!({})).await.expect_error(404, "not_found");
+
+    // A taken-over instance is managed: health and logs are queued, restart waits for its phrase.
+    let mut gw = container("openclaw-gateway", "anthropy/openclaw:2026.9.6", &[]);
+    gw.ports.push(PublishedPort { container_port: 18789, host_port: Some(18789), host_ip: Some("127.0.0.1".into()), protocol: "tcp".into() });
+    check_in(s, &enroll_agent(s, &a_node.id).await, vec![gw]).await;
+    let listed = as_admin(s).get("/api/v1/instances").await.expect_status(200).clone();
+    let found = listed["items"].as_array().unwrap().iter().find(|i| i["state"] == "discovered").unwrap().clone();
+    let managed = found["id"].as_str().unwrap();
+    as_admin(s)
+        .post(&format!("/api/v1/instances/{managed}/takeover"), json!({"phrase": found["takeover_phrase"]}))
+        .await
+        .expect_status(200);
+    let h = as_admin(s).post(&format!("/api/v1/instances/{managed}/health-checks"), json!({})).await.expect_status(201).clone();
+    assert_eq!((h["kind"].as_str(), h["state"].as_str()), (Some("health_check"), Some("queued")));
+    let l = as_admin(s).post(&format!("/api/v1/instances/{managed}/logs"), json!({"lines": 20})).await.expect_status(201).clone();
+    assert_eq!(l["params"]["lines"], 20);
+    as_admin(s).post(&format!("/api/v1/instances/{managed}/logs"), json!({"lines": 5000})).await.expect_invalid("lines");
+    let r = as_admin(s).post(&format!("/api/v1/instances/{managed}/restart"), json!({})).await.expect_status(201).clone();
+    assert_eq!(r["approval_phrase"], "restart openclaw openclaw-gateway on acme-web-01");
+
+    // The pages: the node offers a deploy, which opens the job with its phrase; a
+    // managed instance offers its actions.
+    let b = sign_in(s, "admin", ADMIN_PASSWORD).await;
+    let (_, html) = page(s, &b, &format!("/ui/nodes/{}", a_node.id)).await;
+    assert!(html.contains("Deploy OpenClaw") && html.contains(&format!("/ui/nodes/{}/deploy", a_node.id)), "{html}");
+    let (status, location, _) = submit(s, &b, &format!("/ui/nodes/{}/deploy", a_node.id), &[("version", "2026.9.6"), ("with_cli", "1")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/ui/jobs/") && location.ends_with("?notice=requested"), "{location}");
+    let (_, html) = page(s, &b, &location).await;
+    assert!(html.contains("deploy openclaw 2026.9.6 on acme-web-01"), "the job page shows the phrase: {html}");
+    let (status, _, _) = submit(s, &b, &format!("/ui/nodes/{}/deploy", a_node.id), &[("version", "next week")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (_, html) = page(s, &b, &format!("/ui/instances/{managed}")).await;
+    for label in ["Check health", "View logs", "Restart gateway", "Remove (keep volumes)"] {
+        assert!(html.contains(label), "{label} is offered: {html}");
+    }
+    let (status, location, _) = submit(s, &b, &format!("/ui/instances/{managed}/actions"), &[("action", "remove")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = page(s, &b, &location).await;
+    assert!(html.contains("remove openclaw openclaw-gateway on acme-web-01"), "{html}");
+    let (status, _, _) = submit(s, &b, &format!("/ui/instances/{managed}/actions"), &[("action", "rm -rf")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A deploying instance offers no actions.
+    let (_, html) = page(s, &b, &format!("/ui/instances/{id}")).await;
+    assert!(!html.contains("Restart gateway") && html.contains("Deploying"), "{html}");
 }
