@@ -64,6 +64,7 @@ pub fn logs_params(params: &serde_json::Value) -> Result<(String, u32), String> 
 pub async fn perform(agent: &Agent, job: &Job) -> JobReport {
     match job.kind {
         JobKind::HealthCheck if job.params.get("instance_id").is_some() => crate::openclaw::health(agent, job).await,
+        JobKind::HealthCheck if job.params.get("readiness").is_some() => crate::openclaw::readiness(agent, job).await,
         JobKind::HealthCheck => health_check(agent).await,
         JobKind::Deploy => crate::openclaw::deploy(agent, job).await,
         JobKind::Restart => crate::openclaw::restart(agent, job).await,

@@ -17,7 +17,10 @@ use bollard::query_parameters::{
     StopContainerOptions,
 };
 use serde_json::json;
-use works_core::lifecycle::{ComponentStatus, DeployParams, DeployResult, InstanceHealth, InstanceParams, Probe, RemoveResult, RestartResult};
+use works_core::lifecycle::{
+    ComponentStatus, DeployParams, DeployResult, InstanceHealth, InstanceParams, Probe, Readiness, ReadinessCheck, ReadinessParams, RemoveResult,
+    RestartResult, MIN_DISK_BYTES, MIN_MEMORY_BYTES,
+};
 use works_core::openclaw::{self, Bundle, Component, GatewayToken, NetworkMode, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED};
 use works_core::{Job, JobReport};
 
@@ -65,20 +68,23 @@ pub async fn deploy(agent: &Agent, job: &Job) -> JobReport {
     };
     let engine = &agent.engine;
     let mut log = Vec::new();
-    // Readiness: the engine answers and the image is here.
-    if let Err(e) = engine.ping().await {
-        return failed(format!("{e} Nothing was created."));
+    // Readiness first: nothing is created on a node that is not ready. A retry may find
+    // its own gateway holding the fixed port: that is not a problem.
+    let own_gateway = engine.container_id(&bundle.gateway.container_name).await.ok().flatten().is_some();
+    let port = if own_gateway { None } else { bundle.gateway.ports.first().and_then(|p| p.host_port) };
+    let ready = check_readiness(engine, &bundle.image, port).await;
+    if !ready.ready {
+        return JobReport {
+            succeeded: false,
+            result: Some(json!({ "readiness": ready })),
+            output: Some(ready.text()),
+            reason: Some(format!(
+                "The node is not ready for OpenClaw: {}. Nothing was created.",
+                ready.checks.iter().filter(|c| !c.ok).map(|c| c.message.trim_end_matches('.')).collect::<Vec<_>>().join("; ")
+            )),
+        };
     }
-    match engine.image_present(&bundle.image).await {
-        Ok(true) => log.push(format!("Image {} is present.", bundle.image)),
-        Ok(false) => {
-            return failed(format!(
-                "The image {} is not on this node, and this node cannot pull it. Build it with scripts/openclaw-image (or load it), then retry the deploy. Nothing was created.",
-                bundle.image
-            ))
-        }
-        Err(e) => return failed(format!("{e} Nothing was created.")),
-    }
+    log.push(ready.text().trim_end().to_owned());
     let token = match agent.client.gateway_token(&job.id).await {
         Ok(t) => t,
         Err(e) => return failed(format!("The server did not hand over the gateway token: {e} Nothing was created.")),
@@ -300,6 +306,72 @@ async fn companions(engine: &Engine, instance_id: &str, gateway: &str) -> Vec<(S
     out
 }
 
+/// Checks what a deploy needs: the engine answers, the image is here, the port (if a
+/// fixed one is wanted) is free, and the engine's disk and the machine's memory suffice.
+pub async fn check_readiness(engine: &Engine, image: &str, port: Option<u16>) -> Readiness {
+    let check = |check: &str, ok: bool, message: String| ReadinessCheck { check: check.to_owned(), ok, message };
+    let mut checks = Vec::new();
+    let root = match engine.info().await {
+        Ok((version, root)) => {
+            checks.push(check("docker", true, format!("Docker {version} answers at {}.", engine.host())));
+            Some(root)
+        }
+        Err(e) => {
+            checks.push(check("docker", false, format!("{e}")));
+            return Readiness::of(checks);
+        }
+    };
+    checks.push(match engine.image_present(image).await {
+        Ok(true) => check("image", true, format!("The image {image} is on this node.")),
+        Ok(false) => check(
+            "image",
+            false,
+            format!("The image {image} is not on this node, and the agent does not pull images. Build it with scripts/openclaw-image, or pull or load it, then try again."),
+        ),
+        Err(e) => check("image", false, e.to_string()),
+    });
+    checks.push(match port {
+        None => check("port", true, "No fixed port: the gateway is published on a free loopback port picked at deploy.".to_owned()),
+        Some(p) => match std::net::TcpListener::bind(("127.0.0.1", p)) {
+            Ok(_) => check("port", true, format!("Port {p} on 127.0.0.1 is free.")),
+            Err(e) => check("port", false, format!("Port {p} on 127.0.0.1 is in use ({e}). Choose another port, or stop what uses it.")),
+        },
+    });
+    let gib = |b: u64| b as f64 / (1024.0 * 1024.0 * 1024.0);
+    let root = root.filter(|r| std::path::Path::new(r).exists()).unwrap_or_else(|| "/".to_owned());
+    checks.push(match crate::health::disk_space(std::path::Path::new(&root)) {
+        Some((_, free)) if free >= MIN_DISK_BYTES => check("disk", true, format!("{:.1} GiB free where Docker keeps its data ({root}).", gib(free))),
+        Some((_, free)) => check(
+            "disk",
+            false,
+            format!("Only {:.1} GiB free where Docker keeps its data ({root}); a deploy needs {:.0} GiB. Free some space.", gib(free), gib(MIN_DISK_BYTES)),
+        ),
+        None => check("disk", false, format!("The free space of {root} could not be read.")),
+    });
+    let health = crate::health::machine_health();
+    checks.push(if health.memory_available_bytes >= MIN_MEMORY_BYTES {
+        check("memory", true, format!("{:.1} GiB of memory available.", gib(health.memory_available_bytes)))
+    } else {
+        check(
+            "memory",
+            false,
+            format!("Only {:.1} GiB of memory available; the gateway needs about {:.0} GiB.", gib(health.memory_available_bytes), gib(MIN_MEMORY_BYTES)),
+        )
+    });
+    Readiness::of(checks)
+}
+
+/// `health_check` with readiness parameters: is this node ready for OpenClaw?
+pub async fn readiness(agent: &Agent, job: &Job) -> JobReport {
+    let p: ReadinessParams = match job.params.get("readiness").cloned().map(serde_json::from_value) {
+        Some(Ok(p)) => p,
+        _ => return failed("This readiness check has parameters this agent does not understand."),
+    };
+    let ready = check_readiness(&agent.engine, &p.image, p.gateway_port).await;
+    let text = ready.text();
+    ok(json!({ "readiness": ready }), text)
+}
+
 /// `health_check` of an instance.
 pub async fn health(agent: &Agent, job: &Job) -> JobReport {
     let p: InstanceParams = match params(job, "health check") {
@@ -416,6 +488,15 @@ fn list_or_none(v: &[String]) -> String {
 // ---------------------------------------------------------------------------------------
 
 impl Engine {
+    /// The engine's version and where it keeps its data.
+    pub async fn info(&self) -> Result<(String, String), EngineError> {
+        let docker = self.client().await?;
+        match docker.info().await {
+            Ok(i) => Ok((i.server_version.unwrap_or_else(|| "(version unknown)".into()), i.docker_root_dir.unwrap_or_else(|| "/".into()))),
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
+
     pub async fn image_present(&self, image: &str) -> Result<bool, EngineError> {
         let docker = self.client().await?;
         match docker.inspect_image(image).await {

@@ -44,6 +44,25 @@ pub enum InstanceCommand {
         /// Also run the optional CLI container beside the gateway
         #[arg(long)]
         with_cli: bool,
+        /// Publish the gateway on this loopback port (a free one is picked when absent)
+        #[arg(long, value_name = "PORT")]
+        gateway_port: Option<u16>,
+    },
+    /// Check whether a node is ready for OpenClaw (Docker, image, port, disk, memory) and
+    /// wait for the answer
+    Readiness {
+        /// The node to check
+        #[arg(long, value_name = "ID")]
+        node: String,
+        /// The OpenClaw version to deploy; the pinned default when absent
+        #[arg(long, value_name = "VERSION")]
+        openclaw_version: Option<String>,
+        /// A fixed loopback port the gateway would use
+        #[arg(long, value_name = "PORT")]
+        gateway_port: Option<u16>,
+        /// Seconds to wait for the agent's answer; 0 returns at once
+        #[arg(long, default_value_t = 90)]
+        wait: u64,
     },
     /// Check an instance's health (containers, /healthz, /readyz) and wait for the answer
     Health {
@@ -125,8 +144,8 @@ pub async fn instance(api: &dyn Api, cmd: InstanceCommand, as_json: bool) -> Res
             let inst = api.instance_takeover(&id, TakeoverInput { phrase }).await?;
             ("Taken over: the instance is managed. The container was not restarted or changed.".to_owned(), inst)
         }
-        InstanceCommand::Deploy { node, openclaw_version, with_cli } => {
-            let d = api.instance_deploy(DeployInput { node_id: node, version: openclaw_version, with_cli }).await?;
+        InstanceCommand::Deploy { node, openclaw_version, with_cli, gateway_port } => {
+            let d = api.instance_deploy(DeployInput { node_id: node, version: openclaw_version, with_cli, gateway_port }).await?;
             if as_json {
                 return json(&d);
             }
@@ -137,6 +156,11 @@ pub async fn instance(api: &dyn Api, cmd: InstanceCommand, as_json: bool) -> Res
                 approval_hint(&d.job),
                 instance_fields(&d.instance)
             ));
+        }
+        InstanceCommand::Readiness { node, openclaw_version, gateway_port, wait } => {
+            let input = works_core::ReadinessInput { version: openclaw_version, gateway_port };
+            let job = api.node_openclaw_readiness(&node, input).await?;
+            return job_command(api, job, wait, as_json).await;
         }
         InstanceCommand::Health { id, wait } => {
             let job = api.instance_health_check(&id).await?;

@@ -116,7 +116,7 @@ impl Run<'_> {
 
     async fn lifecycle(&mut self, node: &str, version: Option<String>) -> Result<()> {
         // 1. Deploy, approved by its phrase.
-        let d = match self.api.instance_deploy(DeployInput { node_id: node.to_owned(), version, with_cli: false }).await {
+        let d = match self.api.instance_deploy(DeployInput { node_id: node.to_owned(), version, with_cli: false, gateway_port: None }).await {
             Ok(d) => d,
             Err(e) => return Err(self.failed("deploy request", e.to_string())),
         };

@@ -395,6 +395,11 @@ impl Api for RemoteClient {
         let id = Self::id_segment("instance", id)?;
         self.json(self.request(Method::POST, &["instances", id, "remove"])?).await
     }
+
+    async fn node_openclaw_readiness(&self, node_id: &str, input: works_core::ReadinessInput) -> Result<Job> {
+        let id = Self::id_segment("node", node_id)?;
+        self.json(self.request(Method::POST, &["nodes", id, "openclaw-readiness"])?.json(&input)).await
+    }
 }
 
 #[cfg(test)]

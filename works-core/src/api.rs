@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::health::{HealthIssue, HealthReport};
 use crate::instances::{Instance, InstanceQuery, TakeoverInput};
 use crate::jobs::{ApproveJob, Job, JobQuery, NewJob};
-use crate::lifecycle::{DeployInput, Deployment, LogsInput};
+use crate::lifecycle::{DeployInput, Deployment, LogsInput, ReadinessInput};
 use crate::model::{ApiToken, CreatedToken, Listing, Org, User};
 use crate::nodes::{Container, NewNode, Node, NodeQuery, RenameNode};
 use crate::orgs::{NewOrg, OrgQuery, RenameOrg};
@@ -72,6 +72,7 @@ pub trait Api: Send + Sync {
     async fn instance_logs(&self, id: &str, input: LogsInput) -> Result<Job>;
     async fn instance_restart(&self, id: &str) -> Result<Job>;
     async fn instance_remove(&self, id: &str) -> Result<Job>;
+    async fn node_openclaw_readiness(&self, node_id: &str, input: ReadinessInput) -> Result<Job>;
 }
 
 /// The core and an actor: the embedded implementation of [`Api`].
@@ -217,5 +218,8 @@ impl Api for Session {
     }
     async fn instance_remove(&self, id: &str) -> Result<Job> {
         self.works.instance_remove(&self.actor, id).await
+    }
+    async fn node_openclaw_readiness(&self, node_id: &str, input: ReadinessInput) -> Result<Job> {
+        self.works.node_openclaw_readiness(&self.actor, node_id, input).await
     }
 }

@@ -52,7 +52,7 @@ pub use redact::redact;
 pub use agent::{AgentCredential, AgentIdentity, CheckIn, CheckInReply, EnrollRequest, EnrollmentToken, JobReport};
 pub use fleet_store::FleetStore;
 pub use health::{AcknowledgeIssue, HealthAck, HealthIssue, HealthReport, HealthState, HealthStore};
-pub use lifecycle::{ComponentStatus, DeployInput, Deployment, InstanceHealth, LogsInput, Probe};
+pub use lifecycle::{ComponentStatus, DeployInput, Deployment, InstanceHealth, LogsInput, Probe, Readiness, ReadinessCheck, ReadinessInput};
 pub use jobs::{ApproveJob, Job, JobFilter, JobKind, JobQuery, JobState, NewJob, Risk};
 pub use instances::{Instance, InstanceFilter, InstanceQuery, InstanceState, InstanceStore, TakeoverInput};
 pub use nodes::{Container, ContainerMount, NewNode, Node, NodeHealth, NodeQuery, NodeStatus, NodeThresholds, PublishedPort, RenameNode};

@@ -35,7 +35,71 @@ pub struct DeployInput {
     /// Also run the optional CLI container beside the gateway.
     #[serde(default)]
     pub with_cli: bool,
+    /// Publish the gateway on this loopback port of the node; a free one is picked when absent.
+    #[serde(default)]
+    pub gateway_port: Option<u16>,
 }
+
+/// What to check a node's readiness for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessInput {
+    /// The OpenClaw version to deploy; the pinned default when absent.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The loopback port the gateway would be published on, if a fixed one is wanted.
+    #[serde(default)]
+    pub gateway_port: Option<u16>,
+}
+
+/// What the agent checks before a deploy (and on request): the image to look for and
+/// the port that must be free.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessParams {
+    pub image: String,
+    #[serde(default)]
+    pub gateway_port: Option<u16>,
+}
+
+/// One readiness check, in plain English.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReadinessCheck {
+    /// `docker`, `image`, `port`, `disk`, `memory`.
+    pub check: String,
+    pub ok: bool,
+    pub message: String,
+}
+
+/// The readiness of a node for OpenClaw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Readiness {
+    pub ready: bool,
+    pub checks: Vec<ReadinessCheck>,
+}
+
+impl Readiness {
+    pub fn of(checks: Vec<ReadinessCheck>) -> Self {
+        Readiness { ready: checks.iter().all(|c| c.ok), checks }
+    }
+
+    /// One line per check, problems first-class: what an operator reads.
+    pub fn text(&self) -> String {
+        let mut out = String::from(if self.ready { "Ready for OpenClaw.\n" } else { "Not ready for OpenClaw.\n" });
+        for c in &self.checks {
+            out.push_str(&format!("{} {}: {}\n", if c.ok { "ok     " } else { "PROBLEM" }, c.check, c.message));
+        }
+        out
+    }
+}
+
+/// Free disk space a deploy needs on the engine's data root: the image and the state.
+pub const MIN_DISK_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// Memory the gateway needs once ready (it uses about 900 MB).
+pub const MIN_MEMORY_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// A requested deploy: the instance being deployed and the job that waits for approval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,12 +130,18 @@ pub struct DeployParams {
     pub image_repository: Option<String>,
     #[serde(default)]
     pub with_cli: bool,
+    #[serde(default)]
+    pub gateway_port: Option<u16>,
 }
 
 impl DeployParams {
     /// The bundle this deploy creates: the same data on the server and on the agent.
     pub fn bundle(&self) -> Result<Bundle> {
-        Bundle::new(&self.instance_id, &self.version, self.image_repository.as_deref(), self.with_cli)
+        let mut bundle = Bundle::new(&self.instance_id, &self.version, self.image_repository.as_deref(), self.with_cli)?;
+        if let Some(port) = self.gateway_port {
+            bundle = bundle.with_gateway_port(port)?;
+        }
+        Ok(bundle)
     }
 }
 
@@ -219,6 +289,7 @@ impl Works {
                 version: version.clone(),
                 image_repository: self.config.openclaw_repository.clone(),
                 with_cli: input.with_cli,
+                gateway_port: input.gateway_port,
             };
             let bundle = params.bundle()?;
             let token = GatewayToken::generate();
@@ -266,6 +337,40 @@ impl Works {
             self.store.insert_deploy(&instance, &sealed, &job, audit).await?;
             self.job_signal.notify_waiters();
             Ok(Deployment { instance, job })
+        })
+        .await
+    }
+
+    /// Asks a node's agent whether OpenClaw can be deployed there: Docker answers, the
+    /// image is present, the port is free, disk and memory suffice. A safe job; its
+    /// result is a [`Readiness`].
+    pub async fn node_openclaw_readiness(&self, actor: &Actor, node_id: &str, input: ReadinessInput) -> Result<Job> {
+        self.change(actor, "node.openclaw_readiness", "node", Some(node_id), async {
+            let node = self.visible_node(actor, node_id).await?;
+            access::require_node_manager(actor, node.org_id.as_deref())?;
+            if node.retired_at.is_some() {
+                return Err(Error::conflict(Some("node_id"), "This node is retired and takes no new work."));
+            }
+            let version = openclaw::validate_version(input.version.as_deref().unwrap_or(openclaw::DEFAULT_VERSION))?;
+            let image = openclaw::image_reference(&version, self.config.openclaw_repository.as_deref())?;
+            if let Some(port) = input.gateway_port {
+                openclaw::validate_host_port(port)?;
+            }
+            let params = serde_json::to_value(ReadinessParams { image: image.clone(), gateway_port: input.gateway_port })
+                .map_err(|e| Error::internal(format!("readiness parameters: {e}")))?;
+            let job = self.new_job(actor, &node, JobKind::HealthCheck, json!({ "readiness": params }), None);
+            let audit = self.draft(
+                actor,
+                node.org_id.clone(),
+                "node.openclaw_readiness",
+                "job",
+                Some(&job.id),
+                Outcome::Succeeded,
+                format!("Asked node {} whether it is ready for OpenClaw ({image})", node.name),
+            );
+            self.store.insert_job(&job, audit).await?;
+            self.job_signal.notify_waiters();
+            Ok(job)
         })
         .await
     }

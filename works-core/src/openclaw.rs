@@ -47,6 +47,14 @@ pub fn validate_version(version: &str) -> Result<String> {
     Ok(v.to_owned())
 }
 
+/// A host port the gateway may be published on: not privileged, not zero.
+pub fn validate_host_port(port: u16) -> Result<u16> {
+    if port < 1024 {
+        return Err(Error::invalid("gateway_port", "must be from 1024 to 65535 (no privileged ports)"));
+    }
+    Ok(port)
+}
+
 /// The image reference for a version: `<repository>:<version>`, the repository being the
 /// given one (from [`IMAGE_ENV`]) or [`DEFAULT_IMAGE_REPOSITORY`]. A repository that
 /// already carries a tag or digest is refused: the version is what pins the image.
@@ -242,6 +250,15 @@ impl Bundle {
             hardening: Hardening { memory_bytes: 1024 * 1024 * 1024, pids_limit: 256, ..Hardening::default() },
         });
         Ok(Bundle { instance_id: instance_id.to_owned(), version, image, network, data_volume, workspace_volume, gateway, cli })
+    }
+
+    /// Publishes the gateway on a fixed loopback port of the node instead of a free one.
+    pub fn with_gateway_port(mut self, port: u16) -> Result<Self> {
+        validate_host_port(port)?;
+        for p in &mut self.gateway.ports {
+            p.host_port = Some(port);
+        }
+        Ok(self)
     }
 
     /// The components, required first.

@@ -58,7 +58,7 @@ async fn a_deploy_is_approved_by_phrase_and_the_instance_follows_its_jobs() {
         let n = node(&w, "acme-web-01", Some(&w.org_a.id)).await;
         let agent = enrolled(&w.works, &w.msp_admin.actor, &n).await;
 
-        let d = w.works.instance_deploy(&w.a_admin.actor, DeployInput { node_id: n.id.clone(), version: None, with_cli: true }).await.unwrap();
+        let d = w.works.instance_deploy(&w.a_admin.actor, DeployInput { node_id: n.id.clone(), version: None, with_cli: true, gateway_port: None }).await.unwrap();
         assert_eq!(d.instance.state, InstanceState::Deploying, "[{b}]");
         assert_eq!(d.instance.version.as_deref(), Some(works_core::openclaw::DEFAULT_VERSION));
         assert_eq!(d.job.state, JobState::AwaitingApproval);
@@ -161,7 +161,7 @@ async fn deploys_are_refused_across_tenants_by_role_when_expired_and_fail_clearl
         let deploy = |who: &works_core::Actor, node: &Node, version: Option<&str>| {
             let works = w.works.clone();
             let who = who.clone();
-            let input = DeployInput { node_id: node.id.clone(), version: version.map(str::to_owned), with_cli: false };
+            let input = DeployInput { node_id: node.id.clone(), version: version.map(str::to_owned), with_cli: false, gateway_port: None };
             async move { works.instance_deploy(&who, input).await }
         };
 
@@ -225,7 +225,7 @@ async fn without_a_master_key_a_deploy_is_refused_plainly_and_nothing_is_stored(
         let w = World::build(backend.store.clone()).await;
         let n = node(&w, "acme-web-01", Some(&w.org_a.id)).await;
         let keyless = Works::new(backend.store.clone());
-        let err = keyless.instance_deploy(&w.a_admin.actor, DeployInput { node_id: n.id.clone(), version: None, with_cli: false }).await.unwrap_err();
+        let err = keyless.instance_deploy(&w.a_admin.actor, DeployInput { node_id: n.id.clone(), version: None, with_cli: false, gateway_port: None }).await.unwrap_err();
         assert!(matches!(err, Error::Unavailable { .. }) && err.to_string().contains("WORKS_MASTER_KEY"), "{err}");
         assert!(w.works.instance_list(&w.msp_admin.actor, Default::default()).await.unwrap().items.is_empty());
     }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use utoipa::OpenApi;
-use works_core::{DeployInput, Deployment, Instance, InstanceQuery, Job, Listing, LogsInput, TakeoverInput};
+use works_core::{DeployInput, Deployment, Instance, InstanceQuery, Job, Listing, LogsInput, ReadinessInput, TakeoverInput};
 
 use crate::api::CommonErrors;
 use crate::error::ApiError;
@@ -25,13 +25,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/instances/{id}/logs", post(instance_logs))
         .route("/api/v1/instances/{id}/restart", post(instance_restart))
         .route("/api/v1/instances/{id}/remove", post(instance_remove))
+        .route("/api/v1/nodes/{id}/openclaw-readiness", post(node_openclaw_readiness))
 }
 
 /// The part of the OpenAPI document about OpenClaw instances, merged into the whole.
 #[derive(OpenApi)]
 #[openapi(
-    paths(instance_list, instance_get, instance_takeover, instance_deploy, instance_health_check, instance_logs, instance_restart, instance_remove),
-    components(schemas(works_core::InstanceState, DeployInput, Deployment, LogsInput, works_core::InstanceHealth, works_core::ComponentStatus, works_core::Probe)),
+    paths(instance_list, instance_get, instance_takeover, instance_deploy, instance_health_check, instance_logs, instance_restart, instance_remove, node_openclaw_readiness),
+    components(schemas(works_core::InstanceState, DeployInput, Deployment, LogsInput, works_core::InstanceHealth, works_core::ComponentStatus, works_core::Probe, works_core::ReadinessInput, works_core::Readiness, works_core::ReadinessCheck)),
     tags((name = "instances", description = "OpenClaw instances: managed, and discovered on nodes"))
 )]
 pub(crate) struct InstanceDoc;
@@ -136,4 +137,18 @@ pub(crate) async fn instance_restart(State(s): State<AppState>, Caller(actor): C
 )]
 pub(crate) async fn instance_remove(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id) -> Created<Job> {
     Ok((StatusCode::CREATED, Json(s.works.instance_remove(&actor, &id).await?)))
+}
+
+/// Asks the node's agent whether OpenClaw can be deployed there: Docker answers, the
+/// image is present, the port is free, disk and memory suffice. The answer (a
+/// `Readiness`, under `result.readiness`) lands on the job.
+#[utoipa::path(
+    post, path = "/api/v1/nodes/{id}/openclaw-readiness", tag = "instances",
+    params(("id" = String, Path, description = "Node id")),
+    request_body = ReadinessInput,
+    responses((status = 201, description = "Requested", body = Job), CommonErrors),
+    security(("bearer" = []))
+)]
+pub(crate) async fn node_openclaw_readiness(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id, Json(input): Json<ReadinessInput>) -> Created<Job> {
+    Ok((StatusCode::CREATED, Json(s.works.node_openclaw_readiness(&actor, &id, input).await?)))
 }

@@ -21,6 +21,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/instances/{id}/takeover", post(instance_takeover))
         .route("/ui/instances/{id}/actions", post(instance_action))
         .route("/ui/nodes/{id}/deploy", post(node_deploy))
+        .route("/ui/nodes/{id}/openclaw-readiness", post(node_readiness))
 }
 
 struct InstanceRow {
@@ -223,7 +224,19 @@ struct DeployForm {
 async fn node_deploy(State(s): State<AppState>, PageId(id): PageId, form: UiForm<DeployForm>) -> Result<Response, UiError> {
     let UiForm { session, fields } = form;
     let version = Some(fields.version.trim().to_owned()).filter(|v| !v.is_empty());
-    let input = DeployInput { node_id: id, version, with_cli: fields.with_cli.is_some() };
+    let input = DeployInput { node_id: id, version, with_cli: fields.with_cli.is_some(), gateway_port: None };
     let d = s.works.instance_deploy(&session.actor, input).await.map_err(|e| UiError::from_core(e, Some(session.nav("nodes"))))?;
     Ok(see_other(&format!("/ui/jobs/{}?notice=requested", d.job.id)))
+}
+
+/// Is the node ready for OpenClaw? Opens the readiness job, whose output lists each check.
+async fn node_readiness(State(s): State<AppState>, PageId(id): PageId, form: UiForm<DeployForm>) -> Result<Response, UiError> {
+    let UiForm { session, fields } = form;
+    let version = Some(fields.version.trim().to_owned()).filter(|v| !v.is_empty());
+    let job = s
+        .works
+        .node_openclaw_readiness(&session.actor, &id, works_core::ReadinessInput { version, gateway_port: None })
+        .await
+        .map_err(|e| UiError::from_core(e, Some(session.nav("nodes"))))?;
+    Ok(see_other(&format!("/ui/jobs/{}?notice=requested", job.id)))
 }

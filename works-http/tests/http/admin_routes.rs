@@ -81,6 +81,7 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/instances/{id}/logs", &["post"]),
         ("/api/v1/instances/{id}/restart", &["post"]),
         ("/api/v1/instances/{id}/remove", &["post"]),
+        ("/api/v1/nodes/{id}/openclaw-readiness", &["post"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {
