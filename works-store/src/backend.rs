@@ -27,7 +27,9 @@ use crate::rows::{
 };
 use crate::sql::{self, Arg, Built};
 
+mod alerts;
 mod health;
+mod history;
 mod instances;
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
