@@ -345,7 +345,7 @@ impl Works {
             let url = webhook_url(&input.url)?;
             let secret = match input.secret.as_deref() {
                 None => None,
-                Some(s) if s.is_empty() => None,
+                Some("") => None,
                 Some(s) => {
                     let n = s.chars().count();
                     if !(SECRET_MIN..=SECRET_MAX).contains(&n) {

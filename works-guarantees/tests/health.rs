@@ -377,7 +377,7 @@ async fn unhealthy_and_missing_openclaw_instances_degrade_the_answer_within_thei
         let a2 = instances.iter().find(|i| i.container_id == "a2").unwrap();
         let r = w.works.health(admin).await.unwrap();
         assert_eq!(r.state, HealthState::Degraded, "[{name}]");
-        let mut want = vec![format!("instance-missing:{}", a2.id), format!("instance-unhealthy:{}", a1.id)];
+        let mut want = [format!("instance-missing:{}", a2.id), format!("instance-unhealthy:{}", a1.id)];
         want.sort();
         assert_eq!(ids(&r), want.iter().map(String::as_str).collect::<Vec<_>>(), "[{name}]");
         let unhealthy = r.issues.iter().find(|i| i.id.starts_with("instance-unhealthy")).unwrap();
