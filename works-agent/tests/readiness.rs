@@ -1,6 +1,7 @@
 //! Readiness for OpenClaw against the real Docker engine: each check answers plainly,
 //! and a missing image or a taken port makes the node not ready.
 
+#[allow(dead_code)]
 mod common;
 
 use works_agent::openclaw::check_readiness;

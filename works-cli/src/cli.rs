@@ -77,6 +77,9 @@ pub enum Command {
     /// Validate a capability end to end on a real node: `works validate openclaw --node ID`
     #[command(subcommand)]
     Validate(crate::validate::ValidateCommand),
+    /// Webhooks notified when the health answer changes, and their delivery log
+    #[command(subcommand)]
+    Alert(crate::alert::AlertCommand),
     /// The agent on a managed machine: enroll it, run it
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),
@@ -114,6 +117,10 @@ pub struct ServeArgs {
     /// Seconds between recovery passes over overdue jobs
     #[arg(long, env = "WORKS_RECOVERY_INTERVAL_SECS", value_name = "SECS", default_value_t = 15)]
     pub recovery_interval_secs: u64,
+
+    /// How log lines are written: text, or json (one object per line). Secrets are redacted either way
+    #[arg(long, env = "WORKS_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
 
     #[command(flatten)]
     pub env: crate::ops::EnvArgs,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use works_core::{Api, CoreConfig, Error, HealthIssue, HealthReport, NodeThresholds, Result, Session};
+use works_core::{Api, CoreConfig, Error, HealthIssue, HealthReport, HistoryQuery, MetricHistory, NodeThresholds, Result, Session};
 
 use crate::cli::Cli;
 use crate::connect;
@@ -33,6 +33,12 @@ pub enum HealthCommand {
         /// Why it is fine, or what is being done about it
         #[arg(long, default_value = "")]
         note: String,
+    },
+    /// The sampled history of the answer and fleet counts (taken every minute by the server, kept 7 days)
+    History {
+        /// How many hours back, 1 to 168
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
     },
 }
 
@@ -64,7 +70,56 @@ pub async fn run(cli: &Cli, args: &HealthArgs) -> Result<(String, u8)> {
             };
             Ok((text, 0))
         }
+        Some(HealthCommand::History { hours }) => {
+            let history = api.metrics_history(HistoryQuery { hours: Some(*hours) }).await?;
+            let text = if cli.json { output::json(&history)? } else { history_text(&history) };
+            Ok((text, 0))
+        }
     }
+}
+
+/// At most this many rows of history are printed; `--json` gives every sample.
+const HISTORY_ROWS: usize = 48;
+
+pub fn history_text(h: &MetricHistory) -> String {
+    if h.samples.is_empty() {
+        return format!(
+            "No samples between {} and {}. The server samples every {} seconds while `works serve` runs.\n",
+            output::time(&h.from),
+            output::time(&h.to),
+            h.sample_every_secs
+        );
+    }
+    let step = h.samples.len().div_ceil(HISTORY_ROWS).max(1);
+    let count = |m: &std::collections::BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0).to_string();
+    let mut picked: Vec<&works_core::MetricSample> = h.samples.iter().step_by(step).collect();
+    if let Some(last) = h.samples.last() {
+        if picked.last().map(|p| p.at) != Some(last.at) {
+            picked.push(last);
+        }
+    }
+    let rows: Vec<Vec<String>> = picked
+        .iter()
+        .map(|s| {
+            vec![
+                output::time(&s.at),
+                s.state.as_str().to_owned(),
+                s.counts.issues.to_string(),
+                format!("{}/{}/{}", count(&s.counts.nodes, "online"), count(&s.counts.nodes, "stale"), count(&s.counts.nodes, "offline")),
+                format!("{}/{}", count(&s.counts.instances, "unhealthy"), count(&s.counts.instances, "missing")),
+                format!("{}/{}", count(&s.counts.jobs, "running"), count(&s.counts.jobs, "failed")),
+                s.counts.orgs.to_string(),
+            ]
+        })
+        .collect();
+    let mut out = output::table(
+        &["TIME", "ANSWER", "ISSUES", "NODES ON/STALE/OFF", "OPENCLAW BAD/GONE", "JOBS RUN/FAILED", "ORGS"],
+        &rows,
+    );
+    if step > 1 {
+        out.push_str(&format!("Every {step}th of {} samples shown; --json gives them all.\n", h.samples.len()));
+    }
+    out
 }
 
 fn answer(cli: &Cli, report: &HealthReport) -> Result<(String, u8)> {

@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod agent;
+mod alert;
 mod cli;
 mod commands;
 mod connect;
@@ -12,6 +13,7 @@ mod credentials;
 mod fleet;
 mod health;
 mod instance;
+mod logging;
 mod ops;
 mod output;
 mod secrets;
@@ -54,21 +56,16 @@ fn report(e: &Error) {
     let _ = err.flush();
 }
 
-fn init_logging(serving: bool, debug: bool) {
-    let default = if debug { "debug" } else if serving { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WORKS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 fn main() -> ExitCode {
     let cli = cli::parse();
-    init_logging(
+    let log_format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => logging::LogFormat::Text,
+    };
+    logging::init(
         matches!(cli.command, Command::Serve(_) | Command::Agent(agent::AgentCommand::Run { .. })),
         ops::debug_requested(&cli),
+        log_format,
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -124,6 +121,7 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::Job(cmd) => fleet::job(api, cmd, cli.json).await,
                 Command::Instance(cmd) => instance::instance(api, cmd, cli.json).await,
                 Command::Validate(cmd) => validate::validate(api, cmd).await,
+                Command::Alert(cmd) => alert::alert(api, cmd, cli.json).await,
                 Command::Serve(_)
                 | Command::Login(_)
                 | Command::Logout

@@ -116,6 +116,7 @@ fn settings(cli: &Cli, env: &EnvArgs, listen: &str, secure_cookies: bool) -> Res
         secure_cookies,
         log_filters,
         debug: env.debug,
+        openclaw_image: std::env::var(works_core::openclaw::IMAGE_ENV).ok(),
     })
 }
 
@@ -162,6 +163,7 @@ fn check_title(check: &str) -> &str {
         "database" => "Database",
         "migrations" => "Migrations",
         "master_key" => "Master key",
+        "openclaw" => "OpenClaw bundle",
         other => other,
     }
 }

@@ -30,7 +30,8 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
     let (core_config, recovery_every) = core_config(args)?;
     let url = connect::database_url(cli)?;
     let (works, outcome) = connect::open_works(&url).await?;
-    let works = works.with_config(core_config);
+    let notifier = works_client::WebhookNotifier::new()?;
+    let works = works.with_config(core_config).with_notifier(std::sync::Arc::new(notifier));
     if let Some(message) = connect::bootstrap_message(&outcome) {
         say(&message);
     }

@@ -201,7 +201,13 @@ fn check_exits_0_when_ready_1_with_warnings_and_2_with_failures() {
     assert_eq!(report["status"], "ok");
     assert_eq!(report["environment"], "production");
     let names: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
-    assert_eq!(names, ["configuration", "database", "migrations", "master_key"]);
+    assert_eq!(names, ["configuration", "database", "migrations", "master_key", "openclaw"]);
+
+    let image = check(&env, &["--secure-cookies"], &[key, ("WORKS_OPENCLAW_IMAGE", "registry.example.net/oc/openclaw")]);
+    assert!(image.stdout.contains("✓ OpenClaw bundle: deploys registry.example.net/oc/openclaw:"), "{}", image.stdout);
+    let tagged = check(&env, &["--secure-cookies"], &[key, ("WORKS_OPENCLAW_IMAGE", "registry.example.net/oc/openclaw:latest")]);
+    assert_eq!(tagged.code, 2, "{}", tagged.stdout);
+    assert!(tagged.stdout.contains("✗ OpenClaw bundle: the image is not usable"), "{}", tagged.stdout);
 }
 
 fn backups_in(dir: &Path) -> Vec<String> {

@@ -7,6 +7,8 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod webhook;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,6 +16,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 pub use reqwest::Url;
+pub use webhook::{WebhookNotifier, WEBHOOK_TIMEOUT};
 use works_core::{
     Api, ApiToken, ApproveJob, AuditPage, AuditQuery, AuditVerification, Container, CreatedToken, EnrollmentToken,
     Error, Job, JobQuery, Listing, LoginInput, LoginOutcome, NewJob, NewNode, NewOrg, NewToken, NewUser, Node,
@@ -358,6 +361,10 @@ impl Api for RemoteClient {
         self.json(self.request(Method::POST, &["health", "issues", id, "acknowledge"])?.json(&body)).await
     }
 
+    async fn metrics_history(&self, query: works_core::HistoryQuery) -> Result<works_core::MetricHistory> {
+        self.json(self.request(Method::GET, &["metrics", "history"])?.query(&query)).await
+    }
+
     async fn instance_list(&self, query: works_core::InstanceQuery) -> Result<Listing<works_core::Instance>> {
         self.json(self.request(Method::GET, &["instances"])?.query(&query)).await
     }
@@ -399,6 +406,23 @@ impl Api for RemoteClient {
     async fn node_openclaw_readiness(&self, node_id: &str, input: works_core::ReadinessInput) -> Result<Job> {
         let id = Self::id_segment("node", node_id)?;
         self.json(self.request(Method::POST, &["nodes", id, "openclaw-readiness"])?.json(&input)).await
+    }
+
+    async fn webhook_create(&self, input: works_core::NewWebhook) -> Result<works_core::Webhook> {
+        self.json(self.request(Method::POST, &["alerts", "webhooks"])?.json(&input)).await
+    }
+
+    async fn webhook_list(&self) -> Result<Vec<works_core::Webhook>> {
+        self.json(self.request(Method::GET, &["alerts", "webhooks"])?).await
+    }
+
+    async fn webhook_delete(&self, id: &str) -> Result<works_core::Webhook> {
+        let id = Self::id_segment("webhook", id)?;
+        self.json(self.request(Method::DELETE, &["alerts", "webhooks", id])?).await
+    }
+
+    async fn delivery_list(&self, query: works_core::DeliveryQuery) -> Result<Listing<works_core::Delivery>> {
+        self.json(self.request(Method::GET, &["alerts", "deliveries"])?.query(&query)).await
     }
 }
 

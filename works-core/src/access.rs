@@ -131,6 +131,16 @@ pub fn require_approver(actor: &Actor, org_id: Option<&str>) -> Result<()> {
     }
 }
 
+/// Adding and removing alert webhooks is an MSP admin's work: they receive the whole
+/// installation's health.
+pub fn require_alert_admin(actor: &Actor) -> Result<()> {
+    if may_manage_alerts(actor) {
+        Ok(())
+    } else {
+        Err(Error::forbidden("Only an MSP admin can add or remove alert webhooks."))
+    }
+}
+
 // --- What the actor's role allows at all, for frontends deciding which actions to
 // offer. The operations above still decide each request; these never widen them.
 
@@ -163,6 +173,11 @@ pub fn may_manage_shared_nodes(actor: &Actor) -> bool {
     actor.is_msp()
 }
 
+/// May the actor add and remove alert webhooks?
+pub fn may_manage_alerts(actor: &Actor) -> bool {
+    actor.role == Role::MspAdmin
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +196,7 @@ mod tests {
             assert_eq!(may_manage_orgs(&a), require_org_admin_rights(&a).is_ok(), "{me}");
             assert_eq!(may_manage_nodes(&a), require_node_manager(&a, Some("org-a")).is_ok() || require_node_manager(&a, None).is_ok(), "{me}");
             assert_eq!(may_manage_shared_nodes(&a), require_node_manager(&a, None).is_ok(), "{me}");
+            assert_eq!(may_manage_alerts(&a), require_alert_admin(&a).is_ok(), "{me}");
             for role in Role::ALL {
                 let org = (!role.is_msp()).then_some("org-a");
                 assert_eq!(may_grant_role(&a, role), require_role_grant(&a, role, org).is_ok(), "{me} giving {role}");

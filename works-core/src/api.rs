@@ -6,9 +6,11 @@ use async_trait::async_trait;
 
 use crate::actor::Actor;
 use crate::agent::EnrollmentToken;
+use crate::alerts::{Delivery, DeliveryQuery, NewWebhook, Webhook};
 use crate::audit::{AuditPage, AuditQuery, AuditVerification};
 use crate::error::Result;
 use crate::health::{HealthIssue, HealthReport};
+use crate::history::{HistoryQuery, MetricHistory};
 use crate::instances::{Instance, InstanceQuery, TakeoverInput};
 use crate::jobs::{ApproveJob, Job, JobQuery, NewJob};
 use crate::lifecycle::{DeployInput, Deployment, LogsInput, ReadinessInput};
@@ -63,6 +65,7 @@ pub trait Api: Send + Sync {
 
     async fn health(&self) -> Result<HealthReport>;
     async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<HealthIssue>;
+    async fn metrics_history(&self, query: HistoryQuery) -> Result<MetricHistory>;
 
     async fn instance_list(&self, query: InstanceQuery) -> Result<Listing<Instance>>;
     async fn instance_get(&self, id: &str) -> Result<Instance>;
@@ -73,6 +76,11 @@ pub trait Api: Send + Sync {
     async fn instance_restart(&self, id: &str) -> Result<Job>;
     async fn instance_remove(&self, id: &str) -> Result<Job>;
     async fn node_openclaw_readiness(&self, node_id: &str, input: ReadinessInput) -> Result<Job>;
+
+    async fn webhook_create(&self, input: NewWebhook) -> Result<Webhook>;
+    async fn webhook_list(&self) -> Result<Vec<Webhook>>;
+    async fn webhook_delete(&self, id: &str) -> Result<Webhook>;
+    async fn delivery_list(&self, query: DeliveryQuery) -> Result<Listing<Delivery>>;
 }
 
 /// The core and an actor: the embedded implementation of [`Api`].
@@ -195,6 +203,9 @@ impl Api for Session {
     async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<HealthIssue> {
         self.works.health_acknowledge(&self.actor, issue_id, note).await
     }
+    async fn metrics_history(&self, query: HistoryQuery) -> Result<MetricHistory> {
+        self.works.metrics_history(&self.actor, query).await
+    }
     async fn instance_list(&self, query: InstanceQuery) -> Result<Listing<Instance>> {
         self.works.instance_list(&self.actor, query).await
     }
@@ -221,5 +232,17 @@ impl Api for Session {
     }
     async fn node_openclaw_readiness(&self, node_id: &str, input: ReadinessInput) -> Result<Job> {
         self.works.node_openclaw_readiness(&self.actor, node_id, input).await
+    }
+    async fn webhook_create(&self, input: NewWebhook) -> Result<Webhook> {
+        self.works.webhook_create(&self.actor, input).await
+    }
+    async fn webhook_list(&self) -> Result<Vec<Webhook>> {
+        self.works.webhook_list(&self.actor).await
+    }
+    async fn webhook_delete(&self, id: &str) -> Result<Webhook> {
+        self.works.webhook_delete(&self.actor, id).await
+    }
+    async fn delivery_list(&self, query: DeliveryQuery) -> Result<Listing<Delivery>> {
+        self.works.delivery_list(&self.actor, query).await
     }
 }

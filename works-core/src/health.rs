@@ -10,13 +10,16 @@
 //! | a node is offline | `node-offline:<node id>` | degraded; critical when every node in view is offline |
 //! | a node is stale | `node-stale:<node id>` | degraded |
 //! | a job failed or timed out in the last 24 hours | `job-failed:<job id>` | degraded |
+//! | an OpenClaw instance's container reports unhealthy or is not running | `instance-unhealthy:<instance id>` | degraded |
+//! | an OpenClaw instance's container is gone from its node's inventory | `instance-missing:<instance id>` | degraded |
 //!
 //! A node that never enrolled an agent is waiting to be set up, not down: it raises no
 //! issue. Retired nodes raise none. A database with no recovery lease at all has not been
 //! served by `works serve` yet (an embedded store opened by the CLI): no monitor issue.
 //!
-//! Further conditions (unhealthy OpenClaw instances, failed workflow runs) are added in
-//! `collect_issues` in this file, each as one more source of [`HealthIssue`]s.
+//! Instances of retired nodes raise none. Further conditions (failed workflow runs)
+//! are added in `collect_issues` in this file, each as one more source of
+//! [`HealthIssue`]s.
 //!
 //! # Scope
 //!
@@ -81,6 +84,15 @@ impl HealthState {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "healthy" => Some(HealthState::Healthy),
+            "degraded" => Some(HealthState::Degraded),
+            "critical" => Some(HealthState::Critical),
+            _ => None,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             HealthState::Healthy => "Healthy",
@@ -112,7 +124,7 @@ pub struct HealthIssue {
     pub next_action: String,
     /// Where to look, in the web UI.
     pub link: String,
-    /// `database`, `recovery_monitor`, `node` or `job`.
+    /// `database`, `recovery_monitor`, `node`, `job` or `instance`.
     pub kind: String,
     pub subject_id: Option<String>,
     /// The organization the subject belongs to (empty for the MSP's own).
@@ -374,7 +386,68 @@ impl Works {
         let nodes = self.nodes_in_scope(scope, true).await?;
         found.extend(self.node_issues(&nodes, now));
         found.extend(self.job_issues(scope, &nodes, now).await?);
+        found.extend(self.instance_issues(scope, &nodes).await?);
+        // Workflow runs: their failures become one more source here, as
+        // `self.workflow_issues(scope, now)`, when workflows land.
         Ok(found)
+    }
+
+    /// OpenClaw instances whose container is unhealthy, stopped or gone.
+    async fn instance_issues(&self, scope: &Scope, nodes: &[NodeRecord]) -> Result<Vec<Found>> {
+        let mut out = Vec::new();
+        for i in self.instances_in_scope(scope).await? {
+            let node = nodes.iter().find(|n| n.id == i.node_id);
+            if node.is_some_and(|n| n.retired_at.is_some()) {
+                continue;
+            }
+            // Deploying, failed and removed instances have no container to judge; a failed
+            // deploy shows as its failed job.
+            if !matches!(i.state, crate::instances::InstanceState::Discovered | crate::instances::InstanceState::Managed) {
+                continue;
+            }
+            let node_name = node.map(|n| n.name.clone()).unwrap_or_else(|| i.node_id.clone());
+            let condition = crate::history::instance_condition(i.health.as_deref());
+            let health = i.health.clone().unwrap_or_default();
+            let name = i.container_name.trim_start_matches('/');
+            let (id, title, why, next, since) = match condition {
+                "unhealthy" => (
+                    format!("instance-unhealthy:{}", i.id),
+                    format!("OpenClaw {name} on {node_name} is not healthy"),
+                    format!("Its container last reported “{health}” ({}).", fmt_time(Some(i.updated_at))),
+                    "Open the instance and read its gateway logs (request a logs job on the node); restart it if it does not recover.",
+                    None,
+                ),
+                "missing" => (
+                    format!("instance-missing:{}", i.id),
+                    format!("OpenClaw {name} on {node_name} is gone"),
+                    format!("Its container has not been in the node's inventory since {}; it may have been removed or renamed.", fmt_time(Some(i.updated_at))),
+                    "Check on the node whether the container was removed on purpose; if it was, acknowledge this issue, otherwise deploy it again.",
+                    Some(i.updated_at),
+                ),
+                _ => continue,
+            };
+            out.push(Found {
+                issue: issue(
+                    id,
+                    HealthState::Degraded,
+                    "instance",
+                    Some(i.id.clone()),
+                    i.org_id.clone(),
+                    since,
+                    format!("{condition}:{health}"),
+                    title,
+                    why,
+                    next.to_owned(),
+                    format!("/ui/instances/{}", i.id),
+                    serde_json::json!({
+                        "instance_id": i.id, "node_id": i.node_id, "container_id": i.container_id, "container_name": i.container_name,
+                        "image": i.image, "version": i.version, "health": i.health, "state": i.state.as_str(), "updated_at": i.updated_at,
+                    }),
+                ),
+                validation: is_validation_node(&node_name),
+            });
+        }
+        Ok(out)
     }
 
     /// Every node of the scope; retired ones too when asked (their jobs still name them).

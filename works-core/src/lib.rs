@@ -11,6 +11,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod access;
+pub mod alerts;
 pub mod agent;
 pub mod api;
 pub mod actor;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod fleet_store;
 pub mod instances;
 pub mod health;
+pub mod history;
 pub mod jobs;
 pub mod lifecycle;
 pub mod model;
@@ -49,10 +51,12 @@ pub use ops::{BackupEngine, BackupService, Environment, MasterKey, ServerSetting
 pub use seal::Sealer;
 pub use orgs::{NewOrg, OrgQuery, RenameOrg};
 pub use redact::redact;
+pub use alerts::{AlertStore, Delivery, DeliveryQuery, DeliveryStatus, NewWebhook, Notifier, Webhook};
 pub use agent::{AgentCredential, AgentIdentity, CheckIn, CheckInReply, EnrollRequest, EnrollmentToken, JobReport};
 pub use fleet_store::FleetStore;
 pub use health::{AcknowledgeIssue, HealthAck, HealthIssue, HealthReport, HealthState, HealthStore};
 pub use lifecycle::{ComponentStatus, DeployInput, Deployment, InstanceHealth, LogsInput, Probe, Readiness, ReadinessCheck, ReadinessInput};
+pub use history::{FleetCounts, HistoryQuery, HistoryStore, MetricHistory, MetricSample};
 pub use jobs::{ApproveJob, Job, JobFilter, JobKind, JobQuery, JobState, NewJob, Risk};
 pub use instances::{Instance, InstanceFilter, InstanceQuery, InstanceState, InstanceStore, TakeoverInput};
 pub use nodes::{Container, ContainerMount, NewNode, Node, NodeHealth, NodeQuery, NodeStatus, NodeThresholds, PublishedPort, RenameNode};

@@ -97,6 +97,8 @@ pub struct ServerSettings {
     pub log_filters: Vec<(String, String)>,
     /// `--debug` / `WORKS_DEBUG`.
     pub debug: bool,
+    /// The OpenClaw image repository (`WORKS_OPENCLAW_IMAGE`), when given.
+    pub openclaw_image: Option<String>,
 }
 
 impl fmt::Debug for ServerSettings {
@@ -111,6 +113,7 @@ impl fmt::Debug for ServerSettings {
             .field("secure_cookies", &self.secure_cookies)
             .field("log_filters", &self.log_filters)
             .field("debug", &self.debug)
+            .field("openclaw_image", &self.openclaw_image)
             .finish()
     }
 }
@@ -717,9 +720,37 @@ pub fn readiness(settings: &ServerSettings, database: &Result<DatabaseProbe>) ->
         },
     };
     checks.push(key_line);
+    checks.push(openclaw_line(settings.openclaw_image.as_deref()));
 
     let status = checks.iter().map(|c| c.status).max().unwrap_or(CheckStatus::Ok);
     ReadinessReport { environment: settings.environment, status, checks }
+}
+
+/// The OpenClaw bundle deployed to nodes: its image reference, made of the repository
+/// (`WORKS_OPENCLAW_IMAGE`, or the default) and the version this build pins.
+pub fn openclaw_line(repository: Option<&str>) -> CheckLine {
+    let version = crate::openclaw::DEFAULT_VERSION;
+    match crate::openclaw::image_reference(version, repository) {
+        Ok(reference) => CheckLine {
+            check: "openclaw".into(),
+            status: CheckStatus::Ok,
+            message: format!(
+                "deploys {reference} (version {version}, pinned by this build; repository {}).",
+                if repository.map(str::trim).is_some_and(|r| !r.is_empty()) { "from WORKS_OPENCLAW_IMAGE" } else { "the default" }
+            ),
+            next_action: None,
+        },
+        Err(e) => CheckLine {
+            check: "openclaw".into(),
+            status: CheckStatus::Failure,
+            message: format!("the image is not usable: {e}"),
+            next_action: Some(format!(
+                "Set {} to an image repository without a tag, e.g. registry.example.net/openclaw/openclaw (the version {version} is added to it), or unset it to use {}.",
+                crate::openclaw::IMAGE_ENV,
+                crate::openclaw::DEFAULT_IMAGE_REPOSITORY
+            )),
+        },
+    }
 }
 
 fn migration_line(status: &MigrationStatus) -> CheckLine {
@@ -1358,6 +1389,7 @@ mod tests {
             secure_cookies: true,
             log_filters: vec![("WORKS_LOG".into(), "info".into())],
             debug: false,
+            openclaw_image: None,
         }
     }
 
@@ -1507,6 +1539,7 @@ mod tests {
             secure_cookies: false,
             log_filters: vec![("RUST_LOG".into(), "debug".into())],
             debug: true,
+            openclaw_image: None,
         };
         let StartDecision::Refuse(problems) = start_decision(&s) else { panic!("production must refuse") };
         assert_eq!(problems.len(), 6, "{problems:#?}");
@@ -1548,7 +1581,27 @@ mod tests {
         assert_eq!(report.status, CheckStatus::Ok, "{report:#?}");
         assert_eq!(report.exit_code(), 0);
         let names: Vec<&str> = report.checks.iter().map(|c| c.check.as_str()).collect();
-        assert_eq!(names, ["configuration", "database", "migrations", "master_key"]);
+        assert_eq!(names, ["configuration", "database", "migrations", "master_key", "openclaw"]);
+        let oc = report.checks.last().unwrap();
+        assert!(oc.message.contains(&format!("anthropy/openclaw:{}", crate::openclaw::DEFAULT_VERSION)), "{}", oc.message);
+    }
+
+    #[test]
+    fn readiness_reports_the_openclaw_image() {
+        let mut s = safe();
+        s.openclaw_image = Some("registry.example.net/oc/openclaw".into());
+        let r = readiness(&s, &probe(Some(migrated())));
+        let oc = r.checks.iter().find(|c| c.check == "openclaw").unwrap();
+        assert_eq!(oc.status, CheckStatus::Ok);
+        assert!(oc.message.contains(&format!("registry.example.net/oc/openclaw:{}", crate::openclaw::DEFAULT_VERSION)), "{}", oc.message);
+        assert!(oc.message.contains("WORKS_OPENCLAW_IMAGE"), "{}", oc.message);
+        for bad in ["registry.example.net/oc/openclaw:latest", "oc@sha256:abc", "a b"] {
+            s.openclaw_image = Some(bad.into());
+            let r = readiness(&s, &probe(Some(migrated())));
+            let oc = r.checks.iter().find(|c| c.check == "openclaw").unwrap();
+            assert_eq!((oc.status, r.status), (CheckStatus::Failure, CheckStatus::Failure), "{bad}");
+            assert!(oc.message.contains("WORKS_OPENCLAW_IMAGE") && oc.next_action.is_some(), "{bad}: {}", oc.message);
+        }
     }
 
     #[test]

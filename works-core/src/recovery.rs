@@ -134,19 +134,42 @@ impl Works {
         let ttl = Duration::from_std(every * 3).unwrap_or(Duration::seconds(30));
         loop {
             match self.store.try_lease(crate::recovery::RECOVERY_LEASE, &holder, self.now(), ttl).await {
-                Ok(true) => match self.recover().await {
-                    Ok(r) if !r.requeued.is_empty() || !r.timed_out.is_empty() => {
-                        tracing::info!(requeued = r.requeued.len(), timed_out = r.timed_out.len(), "recovery pass")
+                Ok(true) => {
+                    match self.recover().await {
+                        Ok(r) if !r.requeued.is_empty() || !r.timed_out.is_empty() => {
+                            tracing::info!(requeued = r.requeued.len(), timed_out = r.timed_out.len(), "recovery pass")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "recovery pass failed; will try again"),
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "recovery pass failed; will try again"),
-                },
+                    self.monitor_extras().await;
+                }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "could not check the recovery lease; will try again"),
             }
             tokio::select! {
                 _ = &mut stop => return,
                 _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}
+
+impl Works {
+    /// What the monitor's leader does besides recovery: samples the metrics history,
+    /// and alerts on changes of the health answer (when a notifier is set). Each part
+    /// logs its own failure and the next pass tries again.
+    async fn monitor_extras(&self) {
+        if let Err(e) = self.sample_metrics().await {
+            tracing::warn!(error = %e, "sampling the metrics history failed; will try again");
+        }
+        if let Some(notifier) = self.notifier.clone() {
+            match self.alert_pass(notifier.as_ref()).await {
+                Ok(p) if p.delivered + p.retrying + p.failed > 0 => {
+                    tracing::info!(delivered = p.delivered, retrying = p.retrying, failed = p.failed, "alert deliveries")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "alert pass failed; will try again"),
             }
         }
     }

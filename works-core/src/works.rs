@@ -50,11 +50,14 @@ pub struct Works {
     pub(crate) job_signal: Arc<tokio::sync::Notify>,
     /// Seals secrets kept at rest; `None` when no master key is configured.
     pub(crate) sealer: Option<crate::seal::Sealer>,
+    /// Sends alert webhooks from the background monitor; `None`: alerts are recorded
+    /// but not sent.
+    pub(crate) notifier: Option<Arc<dyn crate::alerts::Notifier>>,
 }
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, notifier: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

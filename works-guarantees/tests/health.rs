@@ -336,3 +336,77 @@ async fn a_database_that_cannot_be_read_is_critical_for_the_msp() {
         assert_eq!(w.works.health(&w.msp_admin.actor).await.unwrap().state, HealthState::Healthy, "[{name}]");
     }
 }
+
+fn openclaw(id: &str, state: &str, health: Option<&str>) -> works_core::Container {
+    works_core::Container {
+        id: id.into(),
+        name: format!("openclaw-{id}"),
+        image: "anthropy/openclaw:2026.9.6".into(),
+        state: state.into(),
+        health: health.map(str::to_owned),
+        labels: Default::default(),
+        ports: vec![works_core::PublishedPort { container_port: 18789, host_port: Some(18789), host_ip: Some("127.0.0.1".into()), protocol: "tcp".into() }],
+        mounts: vec![],
+    }
+}
+
+async fn inventory(w: &World, agent: &AgentIdentity, containers: Vec<works_core::Container>) {
+    let health = NodeHealth { agent_version: "test".into(), docker_reachable: true, ..Default::default() };
+    w.works.agent_checkin(agent, CheckIn { health, containers: Some(containers) }).await.unwrap();
+}
+
+#[tokio::test]
+async fn unhealthy_and_missing_openclaw_instances_degrade_the_answer_within_their_tenant() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let admin = &w.msp_admin.actor;
+        let name = backend.name;
+        let (_, agent_a) = online(&w, "acme-oc-01", Some(&w.org_a.id)).await;
+        let (_, agent_b) = online(&w, "bolt-oc-01", Some(&w.org_b.id)).await;
+
+        // Running (with or without a passing health check): healthy.
+        inventory(&w, &agent_a, vec![openclaw("a1", "running", Some("healthy")), openclaw("a2", "running", None)]).await;
+        inventory(&w, &agent_b, vec![openclaw("b1", "running", Some("starting"))]).await;
+        let r = w.works.health(admin).await.unwrap();
+        assert_eq!(r.state, HealthState::Healthy, "[{name}] {r:?}");
+
+        // a1's health check fails; a2 is gone from the inventory.
+        inventory(&w, &agent_a, vec![openclaw("a1", "running", Some("unhealthy"))]).await;
+        let instances = w.works.instance_list(admin, works_core::InstanceQuery::default()).await.unwrap().items;
+        let a1 = instances.iter().find(|i| i.container_id == "a1").unwrap();
+        let a2 = instances.iter().find(|i| i.container_id == "a2").unwrap();
+        let r = w.works.health(admin).await.unwrap();
+        assert_eq!(r.state, HealthState::Degraded, "[{name}]");
+        let mut want = [format!("instance-missing:{}", a2.id), format!("instance-unhealthy:{}", a1.id)];
+        want.sort();
+        assert_eq!(ids(&r), want.iter().map(String::as_str).collect::<Vec<_>>(), "[{name}]");
+        let unhealthy = r.issues.iter().find(|i| i.id.starts_with("instance-unhealthy")).unwrap();
+        assert_eq!(unhealthy.link, format!("/ui/instances/{}", a1.id), "[{name}]");
+        assert_eq!(unhealthy.kind, "instance");
+        assert!(unhealthy.title.contains("openclaw-a1") && unhealthy.title.contains("acme-oc-01"), "[{name}] {}", unhealthy.title);
+        assert!(unhealthy.why.contains("unhealthy") && !unhealthy.next_action.is_empty(), "[{name}] {unhealthy:?}");
+        let missing = r.issues.iter().find(|i| i.id.starts_with("instance-missing")).unwrap();
+        assert!(missing.why.contains("inventory"), "[{name}] {}", missing.why);
+
+        // Tenancy: organization A's admin sees A's instance issues; B's admin sees none of them.
+        assert_eq!(w.works.health(&w.a_admin.actor).await.unwrap().issues.len(), 2, "[{name}]");
+        let rb = w.works.health(&w.b_admin.actor).await.unwrap();
+        assert_eq!(rb.state, HealthState::Healthy, "[{name}] {rb:?}");
+        assert!(w.works.health(&w.a_user.actor).await.unwrap().issues.is_empty(), "[{name}]");
+        // B's admin cannot acknowledge A's issue: it answers as missing.
+        let e = w.works.health_acknowledge(&w.b_admin.actor, &missing.id, "not mine").await.unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "[{name}] {e:?}");
+
+        // Acknowledging the missing one sets it aside; a stopped container is unhealthy too.
+        w.works.health_acknowledge(&w.a_admin.actor, &missing.id, "removed on purpose").await.unwrap();
+        inventory(&w, &agent_a, vec![openclaw("a1", "exited", None)]).await;
+        let r = w.works.health(admin).await.unwrap();
+        assert_eq!(ids(&r), vec![format!("instance-unhealthy:{}", a1.id).as_str()], "[{name}]");
+        assert!(r.issues[0].why.contains("exited"), "[{name}] {}", r.issues[0].why);
+        assert_eq!(r.acknowledged.len(), 1, "[{name}]");
+
+        // Back to running: healthy again.
+        inventory(&w, &agent_a, vec![openclaw("a1", "running", Some("healthy"))]).await;
+        assert_eq!(w.works.health(admin).await.unwrap().state, HealthState::Healthy, "[{name}]");
+    }
+}

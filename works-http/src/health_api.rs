@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use utoipa::OpenApi;
-use works_core::{AcknowledgeIssue, Actor, HealthIssue, HealthReport};
+use works_core::{AcknowledgeIssue, Actor, HealthIssue, HealthReport, HistoryQuery, MetricHistory};
 
 use crate::api::CommonErrors;
 use crate::error::ApiError;
-use crate::extract::{credential, Caller, Credential, Id, Json};
+use crate::extract::{credential, Caller, Credential, Id, Json, Query};
 use crate::AppState;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -27,14 +27,15 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/health/issues/{id}/acknowledge", post(health_acknowledge))
+        .route("/api/v1/metrics/history", get(metrics_history))
         .route("/metrics", get(metrics))
 }
 
 /// The part of the OpenAPI document about system health, merged into the whole.
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, health_acknowledge, metrics),
-    components(schemas(works_core::HealthState, works_core::HealthAck)),
+    paths(health, health_acknowledge, metrics_history, metrics),
+    components(schemas(works_core::HealthState, works_core::HealthAck, works_core::MetricSample, works_core::FleetCounts)),
     tags((name = "health", description = "Liveness, readiness, version and the health answer"))
 )]
 pub(crate) struct HealthDoc;
@@ -67,6 +68,19 @@ pub(crate) async fn health_acknowledge(
     Json(input): Json<AcknowledgeIssue>,
 ) -> ApiResult<HealthIssue> {
     Ok(Json(s.works.health_acknowledge(&actor, &id, &input.note).await?))
+}
+
+/// The sampled history of the health answer and fleet counts (organizations, nodes by
+/// status, jobs by state, OpenClaw instances by health), oldest first. Samples are taken
+/// every minute by the server's background monitor and kept for seven days. MSP roles.
+#[utoipa::path(
+    get, path = "/api/v1/metrics/history", tag = "health",
+    params(("hours" = Option<u32>, Query, description = "How many hours back, 1 to 168 (default 24)")),
+    responses((status = 200, description = "Success", body = MetricHistory), CommonErrors),
+    security(("bearer" = []))
+)]
+pub(crate) async fn metrics_history(State(s): State<AppState>, Caller(actor): Caller, Query(q): Query<HistoryQuery>) -> ApiResult<MetricHistory> {
+    Ok(Json(s.works.metrics_history(&actor, q).await?))
 }
 
 /// Prometheus text: `works_health_state` (0 healthy, 1 degraded, 2 critical),

@@ -22,6 +22,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod agent_api;
+mod alerts_api;
 mod api;
 pub mod error;
 pub mod extract;
@@ -100,7 +101,7 @@ pub struct AppState {
 /// request logging, panic recovery and security headers.
 pub fn router(works: Works, config: HttpConfig) -> Router {
     let state = AppState { works, config: Arc::new(config) };
-    let routes = api::routes().merge(fleet_api::routes()).merge(health_api::routes()).merge(instance_api::routes()).merge(agent_api::routes()).merge(ui::routes()).fallback(fallback).method_not_allowed_fallback(method_not_allowed);
+    let routes = api::routes().merge(fleet_api::routes()).merge(health_api::routes()).merge(instance_api::routes()).merge(agent_api::routes()).merge(alerts_api::routes()).merge(ui::routes()).fallback(fallback).method_not_allowed_fallback(method_not_allowed);
     with_middleware(routes.with_state(state))
 }
 

@@ -24,6 +24,8 @@ use crate::error::{add_error_headers, log_error, status_of};
 use crate::extract::{cookie, parse_urlencoded, FormBody, CSRF_COOKIE, SESSION_COOKIE};
 use crate::AppState;
 
+mod alerts;
+mod chart;
 mod fleet;
 mod health;
 mod instances;
@@ -49,6 +51,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/users/{id}/reset-password", post(user_reset_password))
         .route("/ui/audit", get(audit_page))
         .merge(health::routes())
+        .merge(alerts::routes())
         .merge(fleet::routes())
         .merge(instances::routes())
 }
@@ -63,6 +66,8 @@ pub(crate) struct Nav {
     pub csrf: String,
     /// `orgs`, `users`, `audit`, or empty.
     pub section: &'static str,
+    /// Whether the MSP-only sections (alerts) are offered.
+    pub msp: bool,
 }
 
 /// A signed-in browser: the session cookie resolved by the core, and the CSRF token
@@ -79,6 +84,7 @@ impl UiSession {
             role: self.actor.role.label(),
             csrf: self.csrf.clone(),
             section,
+            msp: self.actor.is_msp(),
         }
     }
 }
@@ -974,7 +980,7 @@ mod tests {
     use super::*;
 
     fn nav() -> Option<Nav> {
-        Some(Nav { username: "admin".into(), role: "MSP admin", csrf: "tok".into(), section: "orgs" })
+        Some(Nav { username: "admin".into(), role: "MSP admin", csrf: "tok".into(), section: "orgs", msp: true })
     }
 
     #[test]

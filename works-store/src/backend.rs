@@ -27,7 +27,6 @@ use crate::rows::{
 };
 use crate::sql::{self, Arg, Built};
 
-
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -296,7 +295,9 @@ macro_rules! bind_job {
 /// The backend type provides `reader`, `writer`, `migrator`, `begin_write`, `lock_chain`
 /// and `NEXT_QUEUED_JOB`.
 // After the binding macros, which they use.
+mod alerts;
 mod health;
+mod history;
 mod instances;
 
 macro_rules! store_impl {

@@ -776,7 +776,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn nav() -> Option<Nav> {
-        Some(Nav { username: "admin".into(), role: "MSP admin", csrf: "tok".into(), section: "nodes" })
+        Some(Nav { username: "admin".into(), role: "MSP admin", csrf: "tok".into(), section: "nodes", msp: true })
     }
 
     #[test]

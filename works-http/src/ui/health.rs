@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use works_core::{Error, HealthIssue, HealthState};
+use works_core::{Error, HealthIssue, HealthState, HistoryQuery};
 
 use super::{render, see_other, when, Nav, PageQuery, UiError, UiForm, UiSession};
 use crate::AppState;
@@ -67,6 +67,8 @@ struct DashboardPage {
     validation: Vec<IssueView>,
     notice: Option<String>,
     error: Option<String>,
+    /// The last day's history as inline SVG (MSP roles).
+    chart: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -84,6 +86,17 @@ async fn dashboard(State(s): State<AppState>, session: UiSession, PageQuery(p): 
 
 async fn page(s: &AppState, session: &UiSession, notice: Option<String>, error: Option<String>, status: StatusCode) -> Result<Response, UiError> {
     let report = s.works.health(&session.actor).await.map_err(|e| UiError::from_core(e, Some(session.nav("health"))))?;
+    let chart = if session.actor.is_msp() {
+        match s.works.metrics_history(&session.actor, HistoryQuery::default()).await {
+            Ok(history) => super::chart::history_svg(&history),
+            Err(e) => {
+                tracing::warn!(error = %e, "the metrics history could not be read for the dashboard");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let page = DashboardPage {
         nav: Some(session.nav("health")),
         state: report.state.as_str(),
@@ -95,6 +108,7 @@ async fn page(s: &AppState, session: &UiSession, notice: Option<String>, error: 
         validation: report.validation.iter().map(view).collect(),
         notice,
         error,
+        chart,
     };
     Ok(render(status, &page))
 }

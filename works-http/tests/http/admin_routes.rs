@@ -82,6 +82,10 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/instances/{id}/restart", &["post"]),
         ("/api/v1/instances/{id}/remove", &["post"]),
         ("/api/v1/nodes/{id}/openclaw-readiness", &["post"]),
+        ("/api/v1/metrics/history", &["get"]),
+        ("/api/v1/alerts/webhooks", &["get", "post"]),
+        ("/api/v1/alerts/webhooks/{id}", &["delete"]),
+        ("/api/v1/alerts/deliveries", &["get"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {

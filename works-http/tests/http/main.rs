@@ -7,6 +7,7 @@
 mod common;
 
 mod admin_routes;
+mod alerts;
 mod bad_input;
 mod browser;
 mod browser_session;
