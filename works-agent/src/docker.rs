@@ -101,7 +101,7 @@ impl Engine {
         EngineError::Unreachable { host: self.host.clone(), detail: detail.to_string() }
     }
 
-    async fn client(&self) -> Result<Docker, EngineError> {
+    pub(crate) async fn client(&self) -> Result<Docker, EngineError> {
         let mut cached = self.docker.lock().await;
         if let Some(d) = cached.as_ref() {
             return Ok(d.clone());
@@ -120,7 +120,7 @@ impl Engine {
 
     /// Turns a failed call into an [`EngineError`]; a connection failure forgets the
     /// connection so the next call connects again.
-    async fn failed(&self, e: BollardError) -> EngineError {
+    pub(crate) async fn failed(&self, e: BollardError) -> EngineError {
         match e {
             BollardError::DockerResponseServerError { status_code, message } => {
                 EngineError::Refused { host: self.host.clone(), detail: format!("HTTP {status_code}: {message}") }

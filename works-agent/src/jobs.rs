@@ -4,6 +4,8 @@
 //! - `inventory_refresh`: reads the container inventory again and sends it in full.
 //! - `logs`: `{"container": NAME, "lines": N}` (N from 1 to 2000, default 100): the last
 //!   N lines of that container's output.
+//! - `cli_command`: `{"instance_id", "command_id", "container"}`: an allowlisted read
+//!   command of the OpenClaw CLI in the gateway container (see `openclaw_cli`).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -19,7 +21,7 @@ pub const DEFAULT_LOG_LINES: u32 = 100;
 
 /// Can this agent version run jobs of `kind`?
 pub fn supported(kind: JobKind) -> bool {
-    matches!(kind, JobKind::HealthCheck | JobKind::InventoryRefresh | JobKind::Logs)
+    matches!(kind, JobKind::HealthCheck | JobKind::InventoryRefresh | JobKind::Logs | JobKind::CliCommand)
 }
 
 /// The report for a kind this agent cannot run: failed, saying so.
@@ -61,6 +63,7 @@ pub async fn perform(agent: &Agent, job: &Job) -> JobReport {
         JobKind::HealthCheck => health_check(agent).await,
         JobKind::InventoryRefresh => inventory_refresh(agent).await,
         JobKind::Logs => logs(agent, &job.params).await,
+        JobKind::CliCommand => crate::openclaw_cli::perform(&agent.engine, &job.params).await,
         other => unsupported(other),
     }
 }
@@ -158,7 +161,7 @@ mod tests {
             assert!(!r.succeeded);
             assert_eq!(r.reason.unwrap(), format!("This agent version cannot run {} jobs yet.", kind.as_str()));
         }
-        for kind in [JobKind::HealthCheck, JobKind::InventoryRefresh, JobKind::Logs] {
+        for kind in [JobKind::HealthCheck, JobKind::InventoryRefresh, JobKind::Logs, JobKind::CliCommand] {
             assert!(supported(kind));
         }
     }

@@ -25,6 +25,7 @@ pub mod docker;
 pub mod enroll;
 pub mod health;
 pub mod jobs;
+pub mod openclaw_cli;
 pub mod runner;
 pub mod state;
 

@@ -30,10 +30,13 @@ pub enum InstanceCommand {
         #[arg(long)]
         phrase: String,
     },
+    #[command(flatten)]
+    Ops(crate::instance_ops::InstanceOpsCommand),
 }
 
 pub async fn instance(api: &dyn Api, cmd: InstanceCommand, as_json: bool) -> Result<String> {
     let (headline, inst) = match cmd {
+        InstanceCommand::Ops(cmd) => return crate::instance_ops::run(api, cmd, as_json).await,
         InstanceCommand::List { node, limit } => {
             let listing =
                 all_pages(limit, |offset, limit| api.instance_list(InstanceQuery { node_id: node.clone(), offset, limit })).await?;

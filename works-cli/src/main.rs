@@ -12,6 +12,7 @@ mod credentials;
 mod fleet;
 mod health;
 mod instance;
+mod instance_ops;
 mod ops;
 mod output;
 mod secrets;

@@ -131,6 +131,28 @@ pub fn require_approver(actor: &Actor, org_id: Option<&str>) -> Result<()> {
     }
 }
 
+/// May the actor see an instance of `org_id`? MSP roles and the organization's admin
+/// always; an organization user only when the instance is assigned to them (`assigned`)
+/// and belongs to their own organization.
+pub fn can_see_instance(actor: &Actor, org_id: Option<&str>, assigned: bool) -> bool {
+    can_see_node(actor, org_id) || (actor.role == Role::OrgUser && assigned && org_id.is_some() && actor.org_id.as_deref() == org_id)
+}
+
+/// May the actor assign an instance of `org_id` to users and end assignments? MSP admins
+/// and operators, and the organization's own admin.
+pub fn require_assignment_manager(actor: &Actor, org_id: Option<&str>) -> Result<()> {
+    match actor.role {
+        Role::MspAdmin | Role::MspOperator => Ok(()),
+        Role::OrgAdmin if org_id.is_some() && org_id == actor.org_id.as_deref() => Ok(()),
+        _ => Err(Error::forbidden("Only an MSP admin or operator, or the organization's admin, can assign instances to users.")),
+    }
+}
+
+/// May the actor assign instances at all, for frontends deciding which forms to show?
+pub fn may_assign_instances(actor: &Actor) -> bool {
+    matches!(actor.role, Role::MspAdmin | Role::MspOperator | Role::OrgAdmin)
+}
+
 // --- What the actor's role allows at all, for frontends deciding which actions to
 // offer. The operations above still decide each request; these never widen them.
 
