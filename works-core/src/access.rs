@@ -148,11 +148,6 @@ pub fn require_assignment_manager(actor: &Actor, org_id: Option<&str>) -> Result
     }
 }
 
-/// May the actor assign instances at all, for frontends deciding which forms to show?
-pub fn may_assign_instances(actor: &Actor) -> bool {
-    matches!(actor.role, Role::MspAdmin | Role::MspOperator | Role::OrgAdmin)
-}
-
 // --- What the actor's role allows at all, for frontends deciding which actions to
 // offer. The operations above still decide each request; these never widen them.
 
@@ -203,6 +198,12 @@ mod tests {
             assert_eq!(may_manage_orgs(&a), require_org_admin_rights(&a).is_ok(), "{me}");
             assert_eq!(may_manage_nodes(&a), require_node_manager(&a, Some("org-a")).is_ok() || require_node_manager(&a, None).is_ok(), "{me}");
             assert_eq!(may_manage_shared_nodes(&a), require_node_manager(&a, None).is_ok(), "{me}");
+            // Only organization users depend on assignments to see an instance.
+            assert_eq!(can_see_instance(&a, Some("org-a"), false), me != Role::OrgUser, "{me}");
+            assert!(can_see_instance(&a, Some("org-a"), true), "{me}");
+            assert_eq!(can_see_instance(&a, Some("org-b"), true), me.is_msp(), "{me}: never another organization's");
+            assert_eq!(require_assignment_manager(&a, Some("org-a")).is_ok(), me != Role::OrgUser, "{me}");
+            assert_eq!(require_assignment_manager(&a, Some("org-b")).is_ok(), me.is_msp(), "{me}");
             for role in Role::ALL {
                 let org = (!role.is_msp()).then_some("org-a");
                 assert_eq!(may_grant_role(&a, role), require_role_grant(&a, role, org).is_ok(), "{me} giving {role}");
