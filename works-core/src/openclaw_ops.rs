@@ -324,10 +324,13 @@ impl Works {
         self.change(actor, "instance.cli_run", "instance", Some(instance_id), async {
             let (i, node_name) = self.visible_instance_for(actor, instance_id).await?;
             let spec = openclaw_cli::runnable(command_id)?;
-            if i.state == InstanceState::Discovered {
+            if i.state != InstanceState::Managed {
                 return Err(Error::conflict(
                     None,
-                    "This instance is discovered, not managed: commands run only in instances the product manages. Take it over first.",
+                    format!(
+                        "This instance is {}, not managed: commands run only in running instances the product manages (take a discovered one over first).",
+                        i.state.as_str()
+                    ),
                 ));
             }
             let node = self.store.get_node(&i.node_id).await?.ok_or_else(|| Error::not_found("instance", instance_id))?;
@@ -433,8 +436,11 @@ impl Works {
         self.change(actor, "upgrade_plan.create", "instance", Some(instance_id), async {
             let (i, node_name) = self.visible_instance_for(actor, instance_id).await?;
             access::require_node_manager(actor, i.org_id.as_deref())?;
-            if i.state == InstanceState::Discovered {
-                return Err(Error::conflict(None, "This instance is discovered, not managed: only a managed instance can be upgraded. Take it over first."));
+            if i.state != InstanceState::Managed {
+                return Err(Error::conflict(
+                    None,
+                    format!("This instance is {}, not managed: only a managed instance can be upgraded (take a discovered one over first).", i.state.as_str()),
+                ));
             }
             let channel = input.channel.as_deref().map(Channel::parse).transpose()?.unwrap_or_default();
             let e = openclaw_versions::eligibility(i.version.as_deref(), &input.to_version, channel)?;

@@ -165,7 +165,7 @@ pub(crate) async fn view(s: &AppState, session: &UiSession, i: &Instance) -> Res
     };
     let e = &versions.eligibility;
     Ok(OpsView {
-        managed: i.state != InstanceState::Discovered,
+        managed: i.state == InstanceState::Managed,
         current: versions.current.clone().unwrap_or_else(|| "unknown".into()),
         pinned: versions.pinned.clone(),
         desired: versions.desired.clone(),
