@@ -6,6 +6,8 @@
 //!   N lines of that container's output.
 //! - `deploy`, `restart`, `remove`, and `health_check` of an instance: see
 //!   [`crate::openclaw`].
+//! - `cli_command`: `{"instance_id", "command_id", "container"}`: an allowlisted read
+//!   command of the OpenClaw CLI in the gateway container (see `openclaw_cli`).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -21,7 +23,10 @@ pub const DEFAULT_LOG_LINES: u32 = 100;
 
 /// Can this agent version run jobs of `kind`?
 pub fn supported(kind: JobKind) -> bool {
-    matches!(kind, JobKind::HealthCheck | JobKind::InventoryRefresh | JobKind::Logs | JobKind::Deploy | JobKind::Restart | JobKind::Remove)
+    matches!(
+        kind,
+        JobKind::HealthCheck | JobKind::InventoryRefresh | JobKind::Logs | JobKind::Deploy | JobKind::Restart | JobKind::Remove | JobKind::CliCommand
+    )
 }
 
 /// The report for a kind this agent cannot run: failed, saying so.
@@ -71,6 +76,7 @@ pub async fn perform(agent: &Agent, job: &Job) -> JobReport {
         JobKind::Remove => crate::openclaw::remove(agent, job).await,
         JobKind::InventoryRefresh => inventory_refresh(agent).await,
         JobKind::Logs => logs(agent, &job.params).await,
+        JobKind::CliCommand => crate::openclaw_cli::perform(&agent.engine, &job.params).await,
         other => unsupported(other),
     }
 }
@@ -168,7 +174,7 @@ mod tests {
             assert!(!r.succeeded);
             assert_eq!(r.reason.unwrap(), format!("This agent version cannot run {} jobs yet.", kind.as_str()));
         }
-        for kind in [JobKind::HealthCheck, JobKind::InventoryRefresh, JobKind::Logs, JobKind::Deploy, JobKind::Restart, JobKind::Remove] {
+        for kind in [JobKind::HealthCheck, JobKind::InventoryRefresh, JobKind::Logs, JobKind::Deploy, JobKind::Restart, JobKind::Remove, JobKind::CliCommand] {
             assert!(supported(kind));
         }
     }

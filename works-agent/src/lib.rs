@@ -26,6 +26,7 @@ pub mod enroll;
 pub mod health;
 pub mod jobs;
 pub mod openclaw;
+pub mod openclaw_cli;
 pub mod runner;
 pub mod state;
 

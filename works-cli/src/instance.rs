@@ -86,6 +86,8 @@ pub enum InstanceCommand {
     /// Stop and delete the instance's containers, keeping its volumes: a job that waits
     /// for a person to type its phrase
     Remove { id: String },
+    #[command(flatten)]
+    Ops(crate::instance_ops::InstanceOpsCommand),
 }
 
 /// Waits (bounded) for a job to end; answers it as it stands when time runs out.
@@ -123,6 +125,7 @@ async fn job_command(api: &dyn Api, job: Job, wait: u64, as_json: bool) -> Resul
 
 pub async fn instance(api: &dyn Api, cmd: InstanceCommand, as_json: bool) -> Result<String> {
     let (headline, inst) = match cmd {
+        InstanceCommand::Ops(cmd) => return crate::instance_ops::run(api, cmd, as_json).await,
         InstanceCommand::List { node, limit } => {
             let listing =
                 all_pages(limit, |offset, limit| api.instance_list(InstanceQuery { node_id: node.clone(), offset, limit })).await?;

@@ -14,6 +14,7 @@ mod fleet;
 mod health;
 mod instance;
 mod logging;
+mod instance_ops;
 mod ops;
 mod output;
 mod secrets;

@@ -424,6 +424,76 @@ impl Api for RemoteClient {
     async fn delivery_list(&self, query: works_core::DeliveryQuery) -> Result<Listing<works_core::Delivery>> {
         self.json(self.request(Method::GET, &["alerts", "deliveries"])?.query(&query)).await
     }
+
+    async fn openclaw_cli_commands(&self) -> Result<Vec<works_core::CliCommand>> {
+        self.json(self.request(Method::GET, &["openclaw", "cli-commands"])?).await
+    }
+
+    async fn instance_cli_run(&self, id: &str, command_id: &str) -> Result<Job> {
+        let id = Self::id_segment("instance", id)?;
+        let body = works_core::CliRunInput { command_id: command_id.to_owned() };
+        self.json(self.request(Method::POST, &["instances", id, "cli-runs"])?.json(&body)).await
+    }
+
+    async fn instance_cli_runs(&self, id: &str, query: works_core::OpsQuery) -> Result<Listing<Job>> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::GET, &["instances", id, "cli-runs"])?.query(&query)).await
+    }
+
+    async fn instance_cli_run_get(&self, id: &str, job_id: &str) -> Result<Job> {
+        let id = Self::id_segment("instance", id)?;
+        let job_id = Self::id_segment("command run", job_id)?;
+        self.json(self.request(Method::GET, &["instances", id, "cli-runs", job_id])?).await
+    }
+
+    async fn instance_versions(&self, id: &str, query: works_core::VersionQuery) -> Result<works_core::VersionReport> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::GET, &["instances", id, "versions"])?.query(&query)).await
+    }
+
+    async fn upgrade_plan_create(&self, id: &str, input: works_core::NewUpgradePlan) -> Result<works_core::UpgradePlan> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::POST, &["instances", id, "upgrade-plans"])?.json(&input)).await
+    }
+
+    async fn upgrade_plan_list(&self, id: &str, query: works_core::OpsQuery) -> Result<Listing<works_core::UpgradePlan>> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::GET, &["instances", id, "upgrade-plans"])?.query(&query)).await
+    }
+
+    async fn upgrade_plan_get(&self, id: &str, plan_id: &str) -> Result<works_core::UpgradePlan> {
+        let id = Self::id_segment("instance", id)?;
+        let plan_id = Self::id_segment("upgrade plan", plan_id)?;
+        self.json(self.request(Method::GET, &["instances", id, "upgrade-plans", plan_id])?).await
+    }
+
+    async fn upgrade_plan_approve(&self, id: &str, plan_id: &str, input: works_core::ApprovePlan) -> Result<works_core::UpgradePlan> {
+        let id = Self::id_segment("instance", id)?;
+        let plan_id = Self::id_segment("upgrade plan", plan_id)?;
+        self.json(self.request(Method::POST, &["instances", id, "upgrade-plans", plan_id, "approve"])?.json(&input)).await
+    }
+
+    async fn upgrade_plan_cancel(&self, id: &str, plan_id: &str) -> Result<works_core::UpgradePlan> {
+        let id = Self::id_segment("instance", id)?;
+        let plan_id = Self::id_segment("upgrade plan", plan_id)?;
+        self.json(self.request(Method::POST, &["instances", id, "upgrade-plans", plan_id, "cancel"])?).await
+    }
+
+    async fn instance_assign(&self, id: &str, input: works_core::AssignInput) -> Result<works_core::Assignment> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::POST, &["instances", id, "assignments"])?.json(&input)).await
+    }
+
+    async fn instance_unassign(&self, id: &str, user_id: &str) -> Result<()> {
+        let id = Self::id_segment("instance", id)?;
+        let user_id = Self::id_segment("assignment", user_id)?;
+        self.empty(self.request(Method::DELETE, &["instances", id, "assignments", user_id])?).await
+    }
+
+    async fn instance_assignments(&self, id: &str) -> Result<Vec<works_core::Assignment>> {
+        let id = Self::id_segment("instance", id)?;
+        self.json(self.request(Method::GET, &["instances", id, "assignments"])?).await
+    }
 }
 
 #[cfg(test)]

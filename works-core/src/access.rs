@@ -141,6 +141,23 @@ pub fn require_alert_admin(actor: &Actor) -> Result<()> {
     }
 }
 
+/// May the actor see an instance of `org_id`? MSP roles and the organization's admin
+/// always; an organization user only when the instance is assigned to them (`assigned`)
+/// and belongs to their own organization.
+pub fn can_see_instance(actor: &Actor, org_id: Option<&str>, assigned: bool) -> bool {
+    can_see_node(actor, org_id) || (actor.role == Role::OrgUser && assigned && org_id.is_some() && actor.org_id.as_deref() == org_id)
+}
+
+/// May the actor assign an instance of `org_id` to users and end assignments? MSP admins
+/// and operators, and the organization's own admin.
+pub fn require_assignment_manager(actor: &Actor, org_id: Option<&str>) -> Result<()> {
+    match actor.role {
+        Role::MspAdmin | Role::MspOperator => Ok(()),
+        Role::OrgAdmin if org_id.is_some() && org_id == actor.org_id.as_deref() => Ok(()),
+        _ => Err(Error::forbidden("Only an MSP admin or operator, or the organization's admin, can assign instances to users.")),
+    }
+}
+
 // --- What the actor's role allows at all, for frontends deciding which actions to
 // offer. The operations above still decide each request; these never widen them.
 
@@ -197,6 +214,12 @@ mod tests {
             assert_eq!(may_manage_nodes(&a), require_node_manager(&a, Some("org-a")).is_ok() || require_node_manager(&a, None).is_ok(), "{me}");
             assert_eq!(may_manage_shared_nodes(&a), require_node_manager(&a, None).is_ok(), "{me}");
             assert_eq!(may_manage_alerts(&a), require_alert_admin(&a).is_ok(), "{me}");
+            // Only organization users depend on assignments to see an instance.
+            assert_eq!(can_see_instance(&a, Some("org-a"), false), me != Role::OrgUser, "{me}");
+            assert!(can_see_instance(&a, Some("org-a"), true), "{me}");
+            assert_eq!(can_see_instance(&a, Some("org-b"), true), me.is_msp(), "{me}: never another organization's");
+            assert_eq!(require_assignment_manager(&a, Some("org-a")).is_ok(), me != Role::OrgUser, "{me}");
+            assert_eq!(require_assignment_manager(&a, Some("org-b")).is_ok(), me.is_msp(), "{me}");
             for role in Role::ALL {
                 let org = (!role.is_msp()).then_some("org-a");
                 assert_eq!(may_grant_role(&a, role), require_role_grant(&a, role, org).is_ok(), "{me} giving {role}");

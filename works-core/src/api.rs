@@ -16,6 +16,8 @@ use crate::jobs::{ApproveJob, Job, JobQuery, NewJob};
 use crate::lifecycle::{DeployInput, Deployment, LogsInput, ReadinessInput};
 use crate::model::{ApiToken, CreatedToken, Listing, Org, User};
 use crate::nodes::{Container, NewNode, Node, NodeQuery, RenameNode};
+use crate::openclaw_cli::CliCommand;
+use crate::openclaw_ops::{ApprovePlan, AssignInput, Assignment, NewUpgradePlan, OpsQuery, UpgradePlan, VersionQuery, VersionReport};
 use crate::orgs::{NewOrg, OrgQuery, RenameOrg};
 use crate::tokens::{NewToken, TokenQuery};
 use crate::users::{NewUser, PasswordReset, ResetPassword, UserQuery, UserUpdate};
@@ -81,6 +83,20 @@ pub trait Api: Send + Sync {
     async fn webhook_list(&self) -> Result<Vec<Webhook>>;
     async fn webhook_delete(&self, id: &str) -> Result<Webhook>;
     async fn delivery_list(&self, query: DeliveryQuery) -> Result<Listing<Delivery>>;
+
+    async fn openclaw_cli_commands(&self) -> Result<Vec<CliCommand>>;
+    async fn instance_cli_run(&self, id: &str, command_id: &str) -> Result<Job>;
+    async fn instance_cli_runs(&self, id: &str, query: OpsQuery) -> Result<Listing<Job>>;
+    async fn instance_cli_run_get(&self, id: &str, job_id: &str) -> Result<Job>;
+    async fn instance_versions(&self, id: &str, query: VersionQuery) -> Result<VersionReport>;
+    async fn upgrade_plan_create(&self, id: &str, input: NewUpgradePlan) -> Result<UpgradePlan>;
+    async fn upgrade_plan_list(&self, id: &str, query: OpsQuery) -> Result<Listing<UpgradePlan>>;
+    async fn upgrade_plan_get(&self, id: &str, plan_id: &str) -> Result<UpgradePlan>;
+    async fn upgrade_plan_approve(&self, id: &str, plan_id: &str, input: ApprovePlan) -> Result<UpgradePlan>;
+    async fn upgrade_plan_cancel(&self, id: &str, plan_id: &str) -> Result<UpgradePlan>;
+    async fn instance_assign(&self, id: &str, input: AssignInput) -> Result<Assignment>;
+    async fn instance_unassign(&self, id: &str, user_id: &str) -> Result<()>;
+    async fn instance_assignments(&self, id: &str) -> Result<Vec<Assignment>>;
 }
 
 /// The core and an actor: the embedded implementation of [`Api`].
@@ -244,5 +260,44 @@ impl Api for Session {
     }
     async fn delivery_list(&self, query: DeliveryQuery) -> Result<Listing<Delivery>> {
         self.works.delivery_list(&self.actor, query).await
+    }
+    async fn openclaw_cli_commands(&self) -> Result<Vec<CliCommand>> {
+        self.works.openclaw_cli_commands(&self.actor).await
+    }
+    async fn instance_cli_run(&self, id: &str, command_id: &str) -> Result<Job> {
+        self.works.instance_cli_run(&self.actor, id, command_id).await
+    }
+    async fn instance_cli_runs(&self, id: &str, query: OpsQuery) -> Result<Listing<Job>> {
+        self.works.instance_cli_runs(&self.actor, id, query).await
+    }
+    async fn instance_cli_run_get(&self, id: &str, job_id: &str) -> Result<Job> {
+        self.works.instance_cli_run_get(&self.actor, id, job_id).await
+    }
+    async fn instance_versions(&self, id: &str, query: VersionQuery) -> Result<VersionReport> {
+        self.works.instance_versions(&self.actor, id, query).await
+    }
+    async fn upgrade_plan_create(&self, id: &str, input: NewUpgradePlan) -> Result<UpgradePlan> {
+        self.works.upgrade_plan_create(&self.actor, id, input).await
+    }
+    async fn upgrade_plan_list(&self, id: &str, query: OpsQuery) -> Result<Listing<UpgradePlan>> {
+        self.works.upgrade_plan_list(&self.actor, id, query).await
+    }
+    async fn upgrade_plan_get(&self, id: &str, plan_id: &str) -> Result<UpgradePlan> {
+        self.works.upgrade_plan_get(&self.actor, id, plan_id).await
+    }
+    async fn upgrade_plan_approve(&self, id: &str, plan_id: &str, input: ApprovePlan) -> Result<UpgradePlan> {
+        self.works.upgrade_plan_approve(&self.actor, id, plan_id, input).await
+    }
+    async fn upgrade_plan_cancel(&self, id: &str, plan_id: &str) -> Result<UpgradePlan> {
+        self.works.upgrade_plan_cancel(&self.actor, id, plan_id).await
+    }
+    async fn instance_assign(&self, id: &str, input: AssignInput) -> Result<Assignment> {
+        self.works.instance_assign(&self.actor, id, input).await
+    }
+    async fn instance_unassign(&self, id: &str, user_id: &str) -> Result<()> {
+        self.works.instance_unassign(&self.actor, id, user_id).await
+    }
+    async fn instance_assignments(&self, id: &str) -> Result<Vec<Assignment>> {
+        self.works.instance_assignments(&self.actor, id).await
     }
 }

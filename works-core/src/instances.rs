@@ -142,7 +142,8 @@ pub trait InstanceStore: Send + Sync + 'static {
     /// True when the instance is new.
     async fn record_discovered_instance(&self, instance: &Instance, audit: AuditDraft) -> Result<bool>;
     async fn get_instance(&self, id: &str) -> Result<Option<Instance>>;
-    /// `Scope::Org` → that organization's instances; `Scope::User` → none. Managed first,
+    /// `Scope::Org` → that organization's instances; `Scope::User` → the ones assigned to
+    /// that user, in the user's own organization. Managed first,
     /// then by container name.
     async fn list_instances(&self, scope: &Scope, filter: &InstanceFilter, page: Page) -> Result<Vec<Instance>>;
     /// Writes state, takeover fields and `updated_at` if the stored instance is still
@@ -240,7 +241,7 @@ impl Works {
     }
 
     /// Instances the actor may see: MSP roles all, organization admins their
-    /// organization's. Organization users see none until instances are assigned to them.
+    /// organization's, organization users the ones assigned to them.
     pub async fn instance_list(&self, actor: &Actor, query: InstanceQuery) -> Result<Listing<Instance>> {
         let page = Page::new(query.offset, query.limit)?;
         let node_id = query.node_id.as_deref().map(|n| validate::id("node_id", n)).transpose()?;
@@ -313,15 +314,10 @@ impl Works {
         }
     }
 
-    /// The instance and its node's name, when the actor may see it; otherwise "not found".
+    /// The instance and its node's name, when the actor may see it (an organization user:
+    /// when it is assigned to them); otherwise "not found".
     pub(crate) async fn visible_instance(&self, actor: &Actor, id: &str) -> Result<(Instance, String)> {
-        let not_found = || Error::not_found("instance", id);
-        let id = validate::id("id", id).map_err(|_| not_found())?;
-        let mut i = match self.store.get_instance(&id).await? {
-            Some(i) if access::can_see_node(actor, i.org_id.as_deref()) => i,
-            _ => return Err(not_found()),
-        };
-        let node_name = self.store.get_node(&i.node_id).await?.map(|n| n.name).ok_or_else(not_found)?;
+        let (mut i, node_name) = self.visible_instance_for(actor, id).await?;
         i.takeover_phrase = Self::phrase_for(&i, Some(&node_name));
         Ok((i, node_name))
     }

@@ -32,6 +32,8 @@ pub enum JobKind {
     Remove,
     Takeover,
     AgentInstall,
+    /// An allowlisted read command of the OpenClaw CLI, by inventory id.
+    CliCommand,
 }
 
 /// Whether a kind of work may change a machine.
@@ -46,7 +48,7 @@ pub enum Risk {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 8] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::HealthCheck,
         JobKind::Logs,
         JobKind::InventoryRefresh,
@@ -55,6 +57,7 @@ impl JobKind {
         JobKind::Remove,
         JobKind::Takeover,
         JobKind::AgentInstall,
+        JobKind::CliCommand,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +70,7 @@ impl JobKind {
             JobKind::Remove => "remove",
             JobKind::Takeover => "takeover",
             JobKind::AgentInstall => "agent_install",
+            JobKind::CliCommand => "cli_command",
         }
     }
 
@@ -76,7 +80,7 @@ impl JobKind {
 
     pub fn risk(self) -> Risk {
         match self {
-            JobKind::HealthCheck | JobKind::Logs | JobKind::InventoryRefresh => Risk::Safe,
+            JobKind::HealthCheck | JobKind::Logs | JobKind::InventoryRefresh | JobKind::CliCommand => Risk::Safe,
             _ => Risk::Risky,
         }
     }
@@ -85,7 +89,7 @@ impl JobKind {
     pub fn timeout(self) -> Duration {
         match self {
             JobKind::HealthCheck | JobKind::Logs => Duration::seconds(60),
-            JobKind::InventoryRefresh | JobKind::Takeover => Duration::seconds(120),
+            JobKind::InventoryRefresh | JobKind::Takeover | JobKind::CliCommand => Duration::seconds(120),
             JobKind::Restart | JobKind::Remove => Duration::seconds(300),
             JobKind::Deploy | JobKind::AgentInstall => Duration::seconds(900),
         }
@@ -110,6 +114,7 @@ impl JobKind {
             JobKind::Remove => "remove openclaw",
             JobKind::Takeover => "take over openclaw",
             JobKind::AgentInstall => "install agent",
+            JobKind::CliCommand => "run an openclaw read command",
         }
     }
 }
@@ -282,6 +287,9 @@ impl Works {
         self.change(actor, "job.request", "node", Some(&input.node_id), async {
             let node = self.visible_node(actor, &input.node_id).await?;
             access::require_node_manager(actor, node.org_id.as_deref())?;
+            if input.kind == JobKind::CliCommand {
+                return Err(Error::invalid("kind", "cli_command work is requested on an instance, by command id: POST /api/v1/instances/{id}/cli-runs (works instance cli-run)"));
+            }
             if node.retired_at.is_some() {
                 return Err(Error::conflict(Some("node_id"), "This node is retired and takes no new work."));
             }

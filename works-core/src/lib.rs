@@ -28,6 +28,9 @@ pub mod lifecycle;
 pub mod model;
 pub mod nodes;
 pub mod openclaw;
+pub mod openclaw_cli;
+pub mod openclaw_ops;
+pub mod openclaw_versions;
 pub mod ops;
 pub mod orgs;
 pub mod recovery;
@@ -65,3 +68,9 @@ pub use store::{Store, UserFilter};
 pub use tokens::{NewToken, TokenQuery};
 pub use users::{NewUser, PasswordReset, ResetPassword, UserQuery, UserUpdate};
 pub use works::{CoreConfig, Works};
+pub use openclaw_cli::{CliClass, CliCommand};
+pub use openclaw_ops::{
+    ApprovePlan, AssignInput, Assignment, CliRunInput, InstanceOpsStore, NewUpgradePlan, OpsQuery, UpgradePlan, UpgradePlanState, VersionQuery,
+    VersionReport,
+};
+pub use openclaw_versions::{Channel, Direction, Eligibility};

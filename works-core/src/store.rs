@@ -32,7 +32,16 @@ pub struct UserFilter {
 /// The whole storage contract: this trait (organizations, users, access, audit) and
 /// [`crate::fleet_store::FleetStore`] (nodes, agents, jobs).
 #[async_trait]
-pub trait Store: crate::fleet_store::FleetStore + crate::health::HealthStore + crate::alerts::AlertStore + crate::history::HistoryStore + Send + Sync + 'static {
+pub trait Store:
+    crate::fleet_store::FleetStore
+    + crate::health::HealthStore
+    + crate::alerts::AlertStore
+    + crate::history::HistoryStore
+    + crate::openclaw_ops::InstanceOpsStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Which backend this is (`sqlite`, `postgres`), for readiness and diagnostics.
     fn backend(&self) -> &'static str;
 

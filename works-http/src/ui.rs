@@ -28,6 +28,7 @@ mod alerts;
 mod chart;
 mod fleet;
 mod health;
+mod instance_ops;
 mod instances;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
@@ -54,6 +55,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(alerts::routes())
         .merge(fleet::routes())
         .merge(instances::routes())
+        .merge(instance_ops::routes())
 }
 
 // ---------------------------------------------------------------------------------

@@ -1169,3 +1169,6 @@ fn user_subject(record: &UserRecord) -> Subject<'_> {
 
 store_impl!(SqliteStore, Sqlite, "sqlite");
 store_impl!(PgStore, Postgres, "postgres");
+
+// After the macros: it binds jobs with `bind_job!`.
+mod instance_ops;

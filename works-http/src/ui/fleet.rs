@@ -71,6 +71,7 @@ fn kind_label(k: JobKind) -> &'static str {
         JobKind::Remove => "Remove OpenClaw",
         JobKind::Takeover => "Take over existing OpenClaw",
         JobKind::AgentInstall => "Install the agent",
+        JobKind::CliCommand => "OpenClaw read command",
     }
 }
 

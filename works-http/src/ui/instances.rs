@@ -116,6 +116,8 @@ struct InstanceDetailPage {
     notice: Option<String>,
     phrase_value: String,
     errors: FormErrors,
+    /// Versions, upgrade plans, read commands and assignments.
+    ops: super::instance_ops::OpsView,
 }
 
 #[derive(Deserialize, Default)]
@@ -131,7 +133,8 @@ async fn instance_page(
 ) -> Result<Response, UiError> {
     let notice = match p.notice.as_deref() {
         Some("taken-over") => Some("Taken over: this instance is managed now. The container was not restarted or changed.".to_owned()),
-        _ => None,
+        Some(other) => super::instance_ops::notice(other),
+        None => None,
     };
     instance_view(&s, &session, &id, notice, String::new(), FormErrors::default(), StatusCode::OK).await
 }
@@ -168,8 +171,14 @@ async fn instance_view(
         health_detail: i.health_detail.as_ref().and_then(|d| serde_json::to_string_pretty(d).ok()),
         job_id: i.job_id.clone(),
     };
-    let page = InstanceDetailPage { nav: nav(), inst, notice, phrase_value, errors };
+    let ops = super::instance_ops::view(s, session, &i).await?;
+    let page = InstanceDetailPage { nav: nav(), inst, notice, phrase_value, errors, ops };
     Ok(render(status, &page))
+}
+
+/// The instance's page again, with the problems of a refused form.
+pub(super) async fn rerender(s: &AppState, session: &UiSession, id: &str, phrase_value: String, errors: FormErrors, status: StatusCode) -> Result<Response, UiError> {
+    instance_view(s, session, id, None, phrase_value, errors, status).await
 }
 
 #[derive(Deserialize)]

@@ -86,6 +86,17 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/alerts/webhooks", &["get", "post"]),
         ("/api/v1/alerts/webhooks/{id}", &["delete"]),
         ("/api/v1/alerts/deliveries", &["get"]),
+        ("/api/v1/openclaw/cli-commands", &["get"]),
+        ("/api/v1/instances/{id}/cli-commands", &["get"]),
+        ("/api/v1/instances/{id}/cli-runs", &["get", "post"]),
+        ("/api/v1/instances/{id}/cli-runs/{job_id}", &["get"]),
+        ("/api/v1/instances/{id}/versions", &["get"]),
+        ("/api/v1/instances/{id}/upgrade-plans", &["get", "post"]),
+        ("/api/v1/instances/{id}/upgrade-plans/{plan_id}", &["get"]),
+        ("/api/v1/instances/{id}/upgrade-plans/{plan_id}/approve", &["post"]),
+        ("/api/v1/instances/{id}/upgrade-plans/{plan_id}/cancel", &["post"]),
+        ("/api/v1/instances/{id}/assignments", &["get", "post"]),
+        ("/api/v1/instances/{id}/assignments/{user_id}", &["delete"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {

@@ -13,5 +13,6 @@ mod browser;
 mod browser_session;
 mod fleet;
 mod health;
+mod instance_ops;
 mod instances;
 mod tenancy;

@@ -53,7 +53,15 @@ fn list_sql(scope: &Scope, filter: &InstanceFilter) -> (String, Vec<String>) {
             args.push(org.clone());
             sql.push_str(&format!(" AND org_id = ${}", args.len()));
         }
-        Scope::User(_) => sql.push_str(" AND 1 = 0"),
+        // An organization user: the instances assigned to them, in their organization.
+        Scope::User(user) => {
+            args.push(user.clone());
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND id IN (SELECT instance_id FROM instance_assignments WHERE user_id = ${n}) \
+                 AND org_id = (SELECT org_id FROM users WHERE id = ${n})"
+            ));
+        }
     }
     if let Some(node_id) = &filter.node_id {
         args.push(node_id.clone());
@@ -316,7 +324,7 @@ mod tests {
         assert!(sql.ends_with("LIMIT $3 OFFSET $4"), "{sql}");
         assert_eq!(args, vec!["o".to_owned(), "n".to_owned()]);
         let (sql, args) = list_sql(&Scope::User("u".into()), &InstanceFilter::default());
-        assert!(sql.contains("AND 1 = 0") && sql.ends_with("LIMIT $1 OFFSET $2"), "{sql}");
-        assert!(args.is_empty());
+        assert!(sql.contains("FROM instance_assignments WHERE user_id = $1") && sql.ends_with("LIMIT $2 OFFSET $3"), "{sql}");
+        assert_eq!(args, vec!["u".to_owned()]);
     }
 }
