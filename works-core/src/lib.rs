@@ -21,12 +21,14 @@ pub mod error;
 pub mod fleet_store;
 pub mod instances;
 pub mod health;
+pub mod hosts;
 pub mod jobs;
 pub mod model;
 pub mod nodes;
 pub mod openclaw;
 pub mod ops;
 pub mod orgs;
+pub mod probe;
 pub mod recovery;
 pub mod redact;
 pub mod seal;
@@ -54,6 +56,11 @@ pub use health::{AcknowledgeIssue, HealthAck, HealthIssue, HealthReport, HealthS
 pub use jobs::{ApproveJob, Job, JobFilter, JobKind, JobQuery, JobState, NewJob, Risk};
 pub use instances::{Instance, InstanceFilter, InstanceQuery, InstanceState, InstanceStore, TakeoverInput};
 pub use nodes::{Container, ContainerMount, NewNode, Node, NodeHealth, NodeQuery, NodeStatus, NodeThresholds, PublishedPort, RenameNode};
+pub use hosts::{
+    AccessAttempt, AccessStore, AttemptQuery, AttemptStatus, Discovery, FoundContainer, Host, HostQuery, Jumpbox, NewHost, NewJumpbox,
+    NewSshCredential, PageQuery, SshCredential, Stage, TranscriptEntry,
+};
+pub use probe::{AccessProbe, FailureKind, Hop, Step};
 pub use recovery::RecoveryReport;
 pub use store::{Store, UserFilter};
 pub use tokens::{NewToken, TokenQuery};

@@ -46,11 +46,13 @@ pub struct Works {
     pub(crate) job_signal: Arc<tokio::sync::Notify>,
     /// Seals secrets kept at rest; `None` when no master key is configured.
     pub(crate) sealer: Option<crate::seal::Sealer>,
+    /// Reaches hosts over SSH for Test Access; `None` when the server has no SSH adapter.
+    pub(crate) access_probe: Option<Arc<dyn crate::probe::AccessProbe>>,
 }
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, access_probe: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

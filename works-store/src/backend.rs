@@ -28,6 +28,7 @@ use crate::rows::{
 use crate::sql::{self, Arg, Built};
 
 mod health;
+mod hosts;
 mod instances;
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
