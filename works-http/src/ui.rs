@@ -26,6 +26,7 @@ use crate::AppState;
 
 mod fleet;
 mod health;
+mod hosts;
 mod instances;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
@@ -51,6 +52,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(health::routes())
         .merge(fleet::routes())
         .merge(instances::routes())
+        .merge(hosts::routes())
 }
 
 // ---------------------------------------------------------------------------------

@@ -12,5 +12,6 @@ mod browser;
 mod browser_session;
 mod fleet;
 mod health;
+mod hosts;
 mod instances;
 mod tenancy;
