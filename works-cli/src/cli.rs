@@ -70,6 +70,15 @@ pub enum Command {
     /// OpenClaw instances, managed and discovered; take over a discovered one by phrase
     #[command(subcommand)]
     Instance(crate::instance::InstanceCommand),
+    /// Shared SSH credentials of the MSP: upload a private key (sealed, never shown again)
+    #[command(subcommand)]
+    SshCredential(crate::access::CredentialCommand),
+    /// Jumpboxes that hosts are reached through over SSH
+    #[command(subcommand)]
+    Jumpbox(crate::access::JumpboxCommand),
+    /// Hosts of organizations reached over SSH: Test Access, attempts, register as a node candidate
+    #[command(subcommand)]
+    Host(crate::access::HostCommand),
     /// The agent on a managed machine: enroll it, run it
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),

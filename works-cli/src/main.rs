@@ -4,6 +4,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod access;
 mod agent;
 mod cli;
 mod commands;
@@ -122,6 +123,9 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::Node(cmd) => fleet::node(api, cmd, cli.json, cli.server.as_deref()).await,
                 Command::Job(cmd) => fleet::job(api, cmd, cli.json).await,
                 Command::Instance(cmd) => instance::instance(api, cmd, cli.json).await,
+                Command::SshCredential(cmd) => access::credential(api, cmd, cli.json).await,
+                Command::Jumpbox(cmd) => access::jumpbox(api, cmd, cli.json).await,
+                Command::Host(cmd) => access::host(api, cmd, cli.json).await,
                 Command::Serve(_)
                 | Command::Login(_)
                 | Command::Logout
