@@ -1027,19 +1027,13 @@ impl Works {
             a.next_action = Some(next);
             a.finished_at = Some(now);
             a.updated_at = now;
-            let audit = AuditDraft {
-                at: now,
-                actor_id: "system".into(),
-                actor_name: "system".into(),
-                org_id: Some(a.org_id.clone()),
-                action: "host.test_access".into(),
-                target_kind: "access_attempt".into(),
-                target_id: Some(a.id.clone()),
-                outcome: Outcome::Succeeded,
-                reason,
-            };
-            self.store.finish_access_attempt(&a, &HostKeyPins::default(), audit).await?;
-            n += 1;
+            let audit = self.draft(&Actor::system(), Some(a.org_id.clone()), "host.test_access", "access_attempt", Some(&a.id), Outcome::Succeeded, reason);
+            match self.store.finish_access_attempt(&a, &HostKeyPins::default(), audit).await {
+                Ok(()) => n += 1,
+                // It ended by itself meanwhile.
+                Err(Error::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(n)
     }
