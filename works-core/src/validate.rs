@@ -93,11 +93,11 @@ fn ssh_danger(v: &str) -> Option<&'static str> {
     if v.chars().any(char::is_control) {
         return Some("must not contain control characters");
     }
-    if v.chars().any(char::is_whitespace) {
-        return Some("must not contain spaces or other whitespace");
-    }
     if v.starts_with('-') {
         return Some("must not start with '-' (ssh would read it as an option)");
+    }
+    if v.chars().any(char::is_whitespace) {
+        return Some("must not contain spaces or other whitespace");
     }
     if v.contains('%') {
         return Some("must not contain '%' (ssh would expand it)");
