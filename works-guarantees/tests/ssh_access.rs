@@ -356,3 +356,53 @@ async fn a_failed_attempt_says_where_why_and_what_next() {
         assert!(host.verified_at.is_none() && host.host_key.is_none());
     }
 }
+
+#[tokio::test]
+async fn an_attempt_a_stopped_server_left_running_ends_as_interrupted() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let f = fixture(&w, None).await;
+        let long_ago = works_core::Clock::now(w.clock.as_ref()) - chrono::Duration::hours(1);
+        let left = AccessAttempt {
+            id: "0192f0a3-7c1b-7d2e-9f00-0000000a7701".into(),
+            host_id: f.host.id.clone(),
+            org_id: f.host.org_id.clone(),
+            host_name: f.host.name.clone(),
+            jumpbox_id: f.host.jumpbox_id.clone(),
+            route: "left running".into(),
+            status: AttemptStatus::Running,
+            stage: works_core::Stage { hop: Hop::Target, step: Step::Discover },
+            failure: None,
+            reason: None,
+            next_action: None,
+            transcript: vec![],
+            discovery: Default::default(),
+            technical: String::new(),
+            requested_by: "admin".into(),
+            started_at: long_ago,
+            updated_at: long_ago,
+            finished_at: None,
+        };
+        let draft = works_core::AuditDraft {
+            at: long_ago,
+            actor_id: "test".into(),
+            actor_name: "test".into(),
+            org_id: None,
+            action: "test.plant".into(),
+            target_kind: "access_attempt".into(),
+            target_id: None,
+            outcome: works_core::Outcome::Succeeded,
+            reason: "planted".into(),
+        };
+        backend.store.insert_access_attempt(&left, draft).await.unwrap();
+        w.works.recover().await.unwrap();
+        let a = w.works.access_attempt_get(&w.msp_admin.actor, &left.id).await.unwrap();
+        assert_eq!(a.status, AttemptStatus::Failed, "{}", backend.name);
+        assert_eq!(a.failure, Some(FailureKind::Interrupted));
+        assert!(a.reason.as_deref().unwrap().contains("cut off"), "{a:#?}");
+        assert!(a.next_action.as_deref().unwrap().contains("Test Access"), "{a:#?}");
+        // A second pass leaves it as it is.
+        w.works.recover().await.unwrap();
+        assert_eq!(w.works.access_attempt_get(&w.msp_admin.actor, &left.id).await.unwrap(), a);
+    }
+}
