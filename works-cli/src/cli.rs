@@ -80,6 +80,15 @@ pub enum Command {
     /// Webhooks notified when the health answer changes, and their delivery log
     #[command(subcommand)]
     Alert(crate::alert::AlertCommand),
+    /// Shared SSH credentials of the MSP: upload a private key (sealed, never shown again)
+    #[command(subcommand)]
+    SshCredential(crate::access::CredentialCommand),
+    /// Jumpboxes that hosts are reached through over SSH
+    #[command(subcommand)]
+    Jumpbox(crate::access::JumpboxCommand),
+    /// Hosts of organizations reached over SSH: Test Access, attempts, register as a node candidate
+    #[command(subcommand)]
+    Host(crate::access::HostCommand),
     /// The agent on a managed machine: enroll it, run it
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),

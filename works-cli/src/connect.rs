@@ -50,7 +50,8 @@ pub fn ensure_data_dir(dir: &Path) -> Result<()> {
 /// is returned to be shown once.
 pub async fn open_works(url: &str) -> Result<(Works, Bootstrap)> {
     let store = works_store::open(url).await?;
-    let mut works = Works::new(store);
+    // Test Access reaches hosts through the system OpenSSH.
+    let mut works = Works::new(store).with_access_probe(Arc::new(works_ssh::OpenSshProbe::new()));
     if let Some(key) = works_store::master_key(url, std::env::var("WORKS_MASTER_KEY").ok().as_deref())? {
         works = works.with_master_key(&key);
     }

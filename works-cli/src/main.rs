@@ -4,6 +4,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod access;
 mod agent;
 mod alert;
 mod cli;
@@ -123,6 +124,9 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::Instance(cmd) => instance::instance(api, cmd, cli.json).await,
                 Command::Validate(cmd) => validate::validate(api, cmd).await,
                 Command::Alert(cmd) => alert::alert(api, cmd, cli.json).await,
+                Command::SshCredential(cmd) => access::credential(api, cmd, cli.json).await,
+                Command::Jumpbox(cmd) => access::jumpbox(api, cmd, cli.json).await,
+                Command::Host(cmd) => access::host(api, cmd, cli.json).await,
                 Command::Serve(_)
                 | Command::Login(_)
                 | Command::Logout

@@ -494,6 +494,79 @@ impl Api for RemoteClient {
         let id = Self::id_segment("instance", id)?;
         self.json(self.request(Method::GET, &["instances", id, "assignments"])?).await
     }
+
+    async fn ssh_credential_create(&self, input: works_core::NewSshCredential) -> Result<works_core::SshCredential> {
+        self.json(self.request(Method::POST, &["ssh-credentials"])?.json(&input)).await
+    }
+
+    async fn ssh_credential_list(&self, query: works_core::PageQuery) -> Result<Listing<works_core::SshCredential>> {
+        self.json(self.request(Method::GET, &["ssh-credentials"])?.query(&query)).await
+    }
+
+    async fn ssh_credential_get(&self, id: &str) -> Result<works_core::SshCredential> {
+        let id = Self::id_segment("SSH credential", id)?;
+        self.json(self.request(Method::GET, &["ssh-credentials", id])?).await
+    }
+
+    async fn ssh_credential_delete(&self, id: &str) -> Result<works_core::SshCredential> {
+        let id = Self::id_segment("SSH credential", id)?;
+        self.json(self.request(Method::DELETE, &["ssh-credentials", id])?).await
+    }
+
+    async fn jumpbox_create(&self, input: works_core::NewJumpbox) -> Result<works_core::Jumpbox> {
+        self.json(self.request(Method::POST, &["jumpboxes"])?.json(&input)).await
+    }
+
+    async fn jumpbox_list(&self, query: works_core::PageQuery) -> Result<Listing<works_core::Jumpbox>> {
+        self.json(self.request(Method::GET, &["jumpboxes"])?.query(&query)).await
+    }
+
+    async fn jumpbox_get(&self, id: &str) -> Result<works_core::Jumpbox> {
+        let id = Self::id_segment("jumpbox", id)?;
+        self.json(self.request(Method::GET, &["jumpboxes", id])?).await
+    }
+
+    async fn jumpbox_forget_host_key(&self, id: &str) -> Result<works_core::Jumpbox> {
+        let id = Self::id_segment("jumpbox", id)?;
+        self.json(self.request(Method::POST, &["jumpboxes", id, "forget-host-key"])?).await
+    }
+
+    async fn host_create(&self, input: works_core::NewHost) -> Result<works_core::Host> {
+        self.json(self.request(Method::POST, &["hosts"])?.json(&input)).await
+    }
+
+    async fn host_list(&self, query: works_core::HostQuery) -> Result<Listing<works_core::Host>> {
+        self.json(self.request(Method::GET, &["hosts"])?.query(&query)).await
+    }
+
+    async fn host_get(&self, id: &str) -> Result<works_core::Host> {
+        let id = Self::id_segment("host", id)?;
+        self.json(self.request(Method::GET, &["hosts", id])?).await
+    }
+
+    async fn host_test_access(&self, id: &str) -> Result<works_core::AccessAttempt> {
+        let id = Self::id_segment("host", id)?;
+        self.json(self.request(Method::POST, &["hosts", id, "test-access"])?).await
+    }
+
+    async fn host_register(&self, id: &str) -> Result<Node> {
+        let id = Self::id_segment("host", id)?;
+        self.json(self.request(Method::POST, &["hosts", id, "register"])?).await
+    }
+
+    async fn host_forget_host_key(&self, id: &str) -> Result<works_core::Host> {
+        let id = Self::id_segment("host", id)?;
+        self.json(self.request(Method::POST, &["hosts", id, "forget-host-key"])?).await
+    }
+
+    async fn access_attempt_list(&self, query: works_core::AttemptQuery) -> Result<Listing<works_core::AccessAttempt>> {
+        self.json(self.request(Method::GET, &["access-attempts"])?.query(&query)).await
+    }
+
+    async fn access_attempt_get(&self, id: &str) -> Result<works_core::AccessAttempt> {
+        let id = Self::id_segment("access attempt", id)?;
+        self.json(self.request(Method::GET, &["access-attempts", id])?).await
+    }
 }
 
 #[cfg(test)]

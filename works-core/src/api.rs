@@ -11,6 +11,7 @@ use crate::audit::{AuditPage, AuditQuery, AuditVerification};
 use crate::error::Result;
 use crate::health::{HealthIssue, HealthReport};
 use crate::history::{HistoryQuery, MetricHistory};
+use crate::hosts::{AccessAttempt, AttemptQuery, Host, HostQuery, Jumpbox, NewHost, NewJumpbox, NewSshCredential, PageQuery, SshCredential};
 use crate::instances::{Instance, InstanceQuery, TakeoverInput};
 use crate::jobs::{ApproveJob, Job, JobQuery, NewJob};
 use crate::lifecycle::{DeployInput, Deployment, LogsInput, ReadinessInput};
@@ -97,6 +98,23 @@ pub trait Api: Send + Sync {
     async fn instance_assign(&self, id: &str, input: AssignInput) -> Result<Assignment>;
     async fn instance_unassign(&self, id: &str, user_id: &str) -> Result<()>;
     async fn instance_assignments(&self, id: &str) -> Result<Vec<Assignment>>;
+
+    async fn ssh_credential_create(&self, input: NewSshCredential) -> Result<SshCredential>;
+    async fn ssh_credential_list(&self, query: PageQuery) -> Result<Listing<SshCredential>>;
+    async fn ssh_credential_get(&self, id: &str) -> Result<SshCredential>;
+    async fn ssh_credential_delete(&self, id: &str) -> Result<SshCredential>;
+    async fn jumpbox_create(&self, input: NewJumpbox) -> Result<Jumpbox>;
+    async fn jumpbox_list(&self, query: PageQuery) -> Result<Listing<Jumpbox>>;
+    async fn jumpbox_get(&self, id: &str) -> Result<Jumpbox>;
+    async fn jumpbox_forget_host_key(&self, id: &str) -> Result<Jumpbox>;
+    async fn host_create(&self, input: NewHost) -> Result<Host>;
+    async fn host_list(&self, query: HostQuery) -> Result<Listing<Host>>;
+    async fn host_get(&self, id: &str) -> Result<Host>;
+    async fn host_test_access(&self, id: &str) -> Result<AccessAttempt>;
+    async fn host_register(&self, id: &str) -> Result<Node>;
+    async fn host_forget_host_key(&self, id: &str) -> Result<Host>;
+    async fn access_attempt_list(&self, query: AttemptQuery) -> Result<Listing<AccessAttempt>>;
+    async fn access_attempt_get(&self, id: &str) -> Result<AccessAttempt>;
 }
 
 /// The core and an actor: the embedded implementation of [`Api`].
@@ -299,5 +317,53 @@ impl Api for Session {
     }
     async fn instance_assignments(&self, id: &str) -> Result<Vec<Assignment>> {
         self.works.instance_assignments(&self.actor, id).await
+    }
+    async fn ssh_credential_create(&self, input: NewSshCredential) -> Result<SshCredential> {
+        self.works.ssh_credential_create(&self.actor, input).await
+    }
+    async fn ssh_credential_list(&self, query: PageQuery) -> Result<Listing<SshCredential>> {
+        self.works.ssh_credential_list(&self.actor, query).await
+    }
+    async fn ssh_credential_get(&self, id: &str) -> Result<SshCredential> {
+        self.works.ssh_credential_get(&self.actor, id).await
+    }
+    async fn ssh_credential_delete(&self, id: &str) -> Result<SshCredential> {
+        self.works.ssh_credential_delete(&self.actor, id).await
+    }
+    async fn jumpbox_create(&self, input: NewJumpbox) -> Result<Jumpbox> {
+        self.works.jumpbox_create(&self.actor, input).await
+    }
+    async fn jumpbox_list(&self, query: PageQuery) -> Result<Listing<Jumpbox>> {
+        self.works.jumpbox_list(&self.actor, query).await
+    }
+    async fn jumpbox_get(&self, id: &str) -> Result<Jumpbox> {
+        self.works.jumpbox_get(&self.actor, id).await
+    }
+    async fn jumpbox_forget_host_key(&self, id: &str) -> Result<Jumpbox> {
+        self.works.jumpbox_forget_host_key(&self.actor, id).await
+    }
+    async fn host_create(&self, input: NewHost) -> Result<Host> {
+        self.works.host_create(&self.actor, input).await
+    }
+    async fn host_list(&self, query: HostQuery) -> Result<Listing<Host>> {
+        self.works.host_list(&self.actor, query).await
+    }
+    async fn host_get(&self, id: &str) -> Result<Host> {
+        self.works.host_get(&self.actor, id).await
+    }
+    async fn host_test_access(&self, id: &str) -> Result<AccessAttempt> {
+        self.works.host_test_access(&self.actor, id).await
+    }
+    async fn host_register(&self, id: &str) -> Result<Node> {
+        self.works.host_register(&self.actor, id).await
+    }
+    async fn host_forget_host_key(&self, id: &str) -> Result<Host> {
+        self.works.host_forget_host_key(&self.actor, id).await
+    }
+    async fn access_attempt_list(&self, query: AttemptQuery) -> Result<Listing<AccessAttempt>> {
+        self.works.access_attempt_list(&self.actor, query).await
+    }
+    async fn access_attempt_get(&self, id: &str) -> Result<AccessAttempt> {
+        self.works.access_attempt_get(&self.actor, id).await
     }
 }

@@ -23,6 +23,7 @@ pub mod fleet_store;
 pub mod instances;
 pub mod health;
 pub mod history;
+pub mod hosts;
 pub mod jobs;
 pub mod lifecycle;
 pub mod model;
@@ -33,6 +34,7 @@ pub mod openclaw_ops;
 pub mod openclaw_versions;
 pub mod ops;
 pub mod orgs;
+pub mod probe;
 pub mod recovery;
 pub mod redact;
 pub mod seal;
@@ -63,6 +65,11 @@ pub use history::{FleetCounts, HistoryQuery, HistoryStore, MetricHistory, Metric
 pub use jobs::{ApproveJob, Job, JobFilter, JobKind, JobQuery, JobState, NewJob, Risk};
 pub use instances::{Instance, InstanceFilter, InstanceQuery, InstanceState, InstanceStore, TakeoverInput};
 pub use nodes::{Container, ContainerMount, NewNode, Node, NodeHealth, NodeQuery, NodeStatus, NodeThresholds, PublishedPort, RenameNode};
+pub use hosts::{
+    AccessAttempt, AccessStore, AttemptQuery, AttemptStatus, Discovery, FoundContainer, Host, HostQuery, Jumpbox, NewHost, NewJumpbox,
+    NewSshCredential, PageQuery, SshCredential, Stage, TranscriptEntry,
+};
+pub use probe::{AccessProbe, FailureKind, Hop, Step};
 pub use recovery::RecoveryReport;
 pub use store::{Store, UserFilter};
 pub use tokens::{NewToken, TokenQuery};

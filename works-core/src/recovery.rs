@@ -124,6 +124,12 @@ impl Works {
         if !report.requeued.is_empty() {
             self.job_signal.notify_waiters();
         }
+        // Test Access attempts left running by a server that stopped end as interrupted.
+        match self.recover_access_attempts().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(attempts = n, "Test Access attempts ended as interrupted"),
+            Err(e) => tracing::warn!(error = %e, "could not recover Test Access attempts"),
+        }
         Ok(report)
     }
 

@@ -38,6 +38,7 @@ pub trait Store:
     + crate::alerts::AlertStore
     + crate::history::HistoryStore
     + crate::openclaw_ops::InstanceOpsStore
+    + crate::hosts::AccessStore
     + Send
     + Sync
     + 'static

@@ -71,6 +71,149 @@ pub fn id(field: &str, value: &str) -> Result<String> {
     Ok(v.to_ascii_lowercase())
 }
 
+// --- what reaches OpenSSH ---
+//
+// Names, users, addresses and ports of the access layer end up in a generated ssh
+// configuration and on an ssh command line. Each check refuses anything that could be
+// read as an option (a leading `-`), split a line (whitespace, control characters, NUL),
+// be expanded by ssh (`%`) or by a shell (`; | & $ ` ( ) < > ' " \`), naming the field
+// and the reason.
+
+/// Characters a shell gives a meaning to.
+const SHELL_META: &[char] = &[';', '|', '&', '$', '`', '(', ')', '<', '>', '\'', '"', '\\', '*', '?', '[', ']', '{', '}', '~', '!', '#', '='];
+
+/// The reason a value cannot reach OpenSSH, when it is one of the dangerous kinds.
+fn ssh_danger(v: &str) -> Option<&'static str> {
+    if v.contains('\0') {
+        return Some("must not contain a NUL character");
+    }
+    if v.chars().any(|c| c == '\n' || c == '\r') {
+        return Some("must not contain line breaks");
+    }
+    if v.chars().any(char::is_control) {
+        return Some("must not contain control characters");
+    }
+    if v.starts_with('-') {
+        return Some("must not start with '-' (ssh would read it as an option)");
+    }
+    if v.chars().any(char::is_whitespace) {
+        return Some("must not contain spaces or other whitespace");
+    }
+    if v.contains('%') {
+        return Some("must not contain '%' (ssh would expand it)");
+    }
+    if v.contains(SHELL_META) {
+        return Some("must not contain shell characters such as ; | & $ ` ( ) < > ' \" \\");
+    }
+    None
+}
+
+pub const SSH_NAME_MAX: usize = 63;
+
+/// A name of the access layer (credential, jumpbox, host): 1 to 63 letters, digits, dots
+/// and hyphens, starting with a letter or a digit, so it can also name a node.
+pub fn ssh_name(field: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if let Some(problem) = ssh_danger(v) {
+        return Err(Error::invalid(field, problem));
+    }
+    if v.chars().count() > SSH_NAME_MAX {
+        return Err(Error::invalid(field, format!("must be at most {SSH_NAME_MAX} characters")));
+    }
+    if !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')) {
+        return Err(Error::invalid(field, "may contain only letters, digits, dots and hyphens"));
+    }
+    if !v.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(Error::invalid(field, "must start with a letter or a digit"));
+    }
+    Ok(v.to_owned())
+}
+
+/// A login name on a remote machine: 1 to 32 letters, digits, dots, underscores and
+/// hyphens, not starting with a hyphen or a dot.
+pub fn ssh_user(field: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if let Some(problem) = ssh_danger(v) {
+        return Err(Error::invalid(field, problem));
+    }
+    if v.len() > 32 {
+        return Err(Error::invalid(field, "must be at most 32 characters"));
+    }
+    if !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return Err(Error::invalid(field, "may contain only letters, digits, dots, underscores and hyphens"));
+    }
+    if v.starts_with('.') {
+        return Err(Error::invalid(field, "must not start with a dot"));
+    }
+    Ok(v.to_owned())
+}
+
+/// An address to connect to: an IPv4 or IPv6 address (without brackets or a zone), or a
+/// DNS name of letters, digits, hyphens and dots (no label starting or ending with a
+/// hyphen, at most 253 characters).
+pub fn ssh_address(field: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if let Some(problem) = ssh_danger(v) {
+        return Err(Error::invalid(field, problem));
+    }
+    if v.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(v.to_ascii_lowercase());
+    }
+    if v.contains(':') || v.contains('[') {
+        return Err(Error::invalid(field, "is not a valid IP address; give an IPv6 address without brackets or port"));
+    }
+    if v.len() > 253 {
+        return Err(Error::invalid(field, "must be at most 253 characters"));
+    }
+    if !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')) {
+        return Err(Error::invalid(field, "may contain only letters, digits, dots and hyphens (a DNS name) or be an IP address"));
+    }
+    for label in v.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(Error::invalid(field, "is not a valid DNS name: each part between dots must be 1 to 63 characters"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(Error::invalid(field, "is not a valid DNS name: a part must not start or end with '-'"));
+        }
+    }
+    Ok(v.to_ascii_lowercase())
+}
+
+/// A TCP port: 1 to 65535; none means 22.
+pub fn ssh_port(field: &str, value: Option<u16>) -> Result<u16> {
+    match value {
+        None => Ok(22),
+        Some(0) => Err(Error::invalid(field, "must be between 1 and 65535")),
+        Some(p) => Ok(p),
+    }
+}
+
+/// A port given as text (forms, the command line): digits only.
+pub fn ssh_port_text(field: &str, value: &str) -> Result<Option<u16>> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if let Some(problem) = ssh_danger(v) {
+        return Err(Error::invalid(field, problem));
+    }
+    if !v.chars().all(|c| c.is_ascii_digit()) || v.len() > 5 {
+        return Err(Error::invalid(field, "must be a number between 1 and 65535"));
+    }
+    let n: u32 = v.parse().map_err(|_| Error::invalid(field, "must be a number between 1 and 65535"))?;
+    let p = u16::try_from(n).map_err(|_| Error::invalid(field, "must be a number between 1 and 65535"))?;
+    ssh_port(field, Some(p)).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +241,29 @@ mod tests {
     fn ids_must_look_like_ids() {
         assert!(id("org_id", "'; drop table orgs; --").is_err());
         assert!(id("org_id", "0192f0a3-7c1b-7d2e-9f00-aabbccddeeff").is_ok());
+    }
+
+    #[test]
+    fn ssh_values_refuse_what_ssh_or_a_shell_would_read() {
+        for bad in ["-oProxyCommand=x", "a b", "a\nb", "a\0b", "%h", "$(id)", "`id`", "a;b", "a|b", "a&b", "a'b", "a\"b", "a\\b", "a<b", "a>b", "", " "] {
+            assert!(ssh_name("name", bad).is_err(), "name {bad:?}");
+            assert!(ssh_user("user", bad).is_err(), "user {bad:?}");
+            assert!(ssh_address("address", bad).is_err(), "address {bad:?}");
+        }
+        let e = ssh_user("user", "-oProxyCommand=x").unwrap_err();
+        assert!(e.to_string().contains("option"), "{e}");
+        assert_eq!(ssh_address("address", "Web-01.Example.test").unwrap(), "web-01.example.test");
+        assert_eq!(ssh_address("address", "198.18.0.2").unwrap(), "198.18.0.2");
+        assert_eq!(ssh_address("address", "fd00::2").unwrap(), "fd00::2");
+        assert!(ssh_address("address", "fe80::1%eth0").is_err());
+        assert!(ssh_address("address", "[::1]").is_err());
+        assert!(ssh_address("address", "a..b").is_err());
+        assert_eq!(ssh_user("user", "deploy_1").unwrap(), "deploy_1");
+        assert_eq!(ssh_port("port", None).unwrap(), 22);
+        assert!(ssh_port("port", Some(0)).is_err());
+        assert_eq!(ssh_port_text("port", "2222").unwrap(), Some(2222));
+        for bad in ["-1", "65536", "22;id", "0", "2 2"] {
+            assert!(ssh_port_text("port", bad).is_err(), "port {bad:?}");
+        }
     }
 }

@@ -53,11 +53,13 @@ pub struct Works {
     /// Sends alert webhooks from the background monitor; `None`: alerts are recorded
     /// but not sent.
     pub(crate) notifier: Option<Arc<dyn crate::alerts::Notifier>>,
+    /// Reaches hosts over SSH for Test Access; `None` when the server has no SSH adapter.
+    pub(crate) access_probe: Option<Arc<dyn crate::probe::AccessProbe>>,
 }
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, notifier: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, notifier: None, access_probe: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

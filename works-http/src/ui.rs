@@ -29,6 +29,7 @@ mod chart;
 mod fleet;
 mod health;
 mod instance_ops;
+mod hosts;
 mod instances;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
@@ -56,6 +57,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(fleet::routes())
         .merge(instances::routes())
         .merge(instance_ops::routes())
+        .merge(hosts::routes())
 }
 
 // ---------------------------------------------------------------------------------

@@ -298,6 +298,7 @@ macro_rules! bind_job {
 mod alerts;
 mod health;
 mod history;
+mod hosts;
 mod instances;
 
 macro_rules! store_impl {

@@ -86,7 +86,8 @@ impl TestServer {
         config: HttpConfig,
     ) -> TestServer {
         let backend = store.backend();
-        let works = Works::new(store).with_master_key(&test_master_key());
+        // Test Access goes through the real OpenSSH adapter (tests aim it at loopback only).
+        let works = Works::new(store).with_master_key(&test_master_key()).with_access_probe(Arc::new(works_ssh::OpenSshProbe::new()));
         match works.bootstrap(Some(ADMIN_PASSWORD.to_owned())).await {
             Ok(Bootstrap::CreatedWithGivenPassword) => {}
             other => panic!("bootstrapping the test admin did not create it: {other:?}"),

@@ -97,6 +97,18 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/instances/{id}/upgrade-plans/{plan_id}/cancel", &["post"]),
         ("/api/v1/instances/{id}/assignments", &["get", "post"]),
         ("/api/v1/instances/{id}/assignments/{user_id}", &["delete"]),
+        ("/api/v1/ssh-credentials", &["get", "post"]),
+        ("/api/v1/ssh-credentials/{id}", &["get", "delete"]),
+        ("/api/v1/jumpboxes", &["get", "post"]),
+        ("/api/v1/jumpboxes/{id}", &["get"]),
+        ("/api/v1/jumpboxes/{id}/forget-host-key", &["post"]),
+        ("/api/v1/hosts", &["get", "post"]),
+        ("/api/v1/hosts/{id}", &["get"]),
+        ("/api/v1/hosts/{id}/test-access", &["post"]),
+        ("/api/v1/hosts/{id}/register", &["post"]),
+        ("/api/v1/hosts/{id}/forget-host-key", &["post"]),
+        ("/api/v1/access-attempts", &["get"]),
+        ("/api/v1/access-attempts/{id}", &["get"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {

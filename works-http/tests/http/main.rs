@@ -14,5 +14,6 @@ mod browser_session;
 mod fleet;
 mod health;
 mod instance_ops;
+mod hosts;
 mod instances;
 mod tenancy;
