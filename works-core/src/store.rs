@@ -32,7 +32,7 @@ pub struct UserFilter {
 /// The whole storage contract: this trait (organizations, users, access, audit) and
 /// [`crate::fleet_store::FleetStore`] (nodes, agents, jobs).
 #[async_trait]
-pub trait Store: crate::fleet_store::FleetStore + crate::health::HealthStore + Send + Sync + 'static {
+pub trait Store: crate::fleet_store::FleetStore + crate::health::HealthStore + crate::policy_store::PolicyStore + Send + Sync + 'static {
     /// Which backend this is (`sqlite`, `postgres`), for readiness and diagnostics.
     fn backend(&self) -> &'static str;
 

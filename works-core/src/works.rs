@@ -22,6 +22,9 @@ pub struct CoreConfig {
     pub nodes: crate::nodes::NodeThresholds,
     /// How often agents are asked to check in.
     pub checkin_interval_secs: u64,
+    /// How long a running workflow run may go without a heartbeat from the server
+    /// executing it before recovery fails it.
+    pub run_stale_after: Duration,
 }
 
 impl Default for CoreConfig {
@@ -32,6 +35,7 @@ impl Default for CoreConfig {
             login_window: Duration::minutes(15),
             nodes: crate::nodes::NodeThresholds::default(),
             checkin_interval_secs: 30,
+            run_stale_after: Duration::seconds(120),
         }
     }
 }
@@ -46,11 +50,13 @@ pub struct Works {
     pub(crate) job_signal: Arc<tokio::sync::Notify>,
     /// Seals secrets kept at rest; `None` when no master key is configured.
     pub(crate) sealer: Option<crate::seal::Sealer>,
+    /// Google Drive for live workflow steps; `None` shows demo data.
+    pub(crate) drive: Option<Arc<dyn crate::live::DriveApi>>,
 }
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, drive: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -66,6 +72,12 @@ impl Works {
     /// The master key secrets are sealed with (`WORKS_MASTER_KEY`).
     pub fn with_master_key(mut self, key: &crate::ops::MasterKey) -> Self {
         self.sealer = Some(crate::seal::Sealer::new(key));
+        self
+    }
+
+    /// The Google Drive client live workflow steps use.
+    pub fn with_drive(mut self, drive: Arc<dyn crate::live::DriveApi>) -> Self {
+        self.drive = Some(drive);
         self
     }
 

@@ -29,6 +29,7 @@ use crate::sql::{self, Arg, Built};
 
 mod health;
 mod instances;
+mod policy;
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
