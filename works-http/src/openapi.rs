@@ -79,6 +79,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::fleet_api::FleetDoc::openapi());
     doc.merge(crate::health_api::HealthDoc::openapi());
     doc.merge(crate::instance_api::InstanceDoc::openapi());
+    doc.merge(crate::policy_api::PolicyDoc::openapi());
     doc.merge(crate::agent_api::AgentDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
