@@ -54,6 +54,7 @@ pub async fn open_works(url: &str) -> Result<(Works, Bootstrap)> {
     if let Some(key) = works_store::master_key(url, std::env::var("WORKS_MASTER_KEY").ok().as_deref())? {
         works = works.with_master_key(&key);
     }
+    works = works.with_drive(Arc::new(works_drive::GoogleDrive::from_env()?));
     let outcome = works.bootstrap(secrets::from_env("WORKS_ADMIN_PASSWORD")).await?;
     Ok((works, outcome))
 }

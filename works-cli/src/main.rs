@@ -13,6 +13,7 @@ mod fleet;
 mod health;
 mod instance;
 mod ops;
+mod policy;
 mod output;
 mod secrets;
 mod serve;
@@ -122,6 +123,11 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::Node(cmd) => fleet::node(api, cmd, cli.json, cli.server.as_deref()).await,
                 Command::Job(cmd) => fleet::job(api, cmd, cli.json).await,
                 Command::Instance(cmd) => instance::instance(api, cmd, cli.json).await,
+                Command::Capability(cmd) => policy::capability(api, cmd, cli.json).await,
+                Command::Pack(cmd) => policy::pack(api, cmd, cli.json).await,
+                Command::Permission(cmd) => policy::permission(api, cmd, cli.json).await,
+                Command::Connection(cmd) => policy::connection(api, cmd, cli.json).await,
+                Command::Workflow(cmd) => policy::workflow(api, cmd, cli.json).await,
                 Command::Serve(_)
                 | Command::Login(_)
                 | Command::Logout
