@@ -27,6 +27,7 @@ use crate::AppState;
 mod fleet;
 mod health;
 mod instances;
+mod workflows;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
 const ICON: &str = include_str!("../assets/icon.svg");
@@ -51,6 +52,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(health::routes())
         .merge(fleet::routes())
         .merge(instances::routes())
+        .merge(workflows::routes())
 }
 
 // ---------------------------------------------------------------------------------

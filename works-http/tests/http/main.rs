@@ -14,3 +14,4 @@ mod fleet;
 mod health;
 mod instances;
 mod tenancy;
+mod workflows;
