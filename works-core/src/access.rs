@@ -184,7 +184,8 @@ pub fn require_run_approver(actor: &Actor, org_id: &str, started_by: &str, appro
         Role::OrgUser => false,
     };
     let own = actor.id == started_by;
-    if !admin && !(own && approvers_required < 2 && actor.org_id.as_deref() == Some(org_id)) {
+    let confirms_own_step = own && approvers_required < 2 && actor.org_id.as_deref() == Some(org_id);
+    if !(admin || confirms_own_step) {
         return Err(Error::forbidden("You do not have a role that may approve this step. Ask an MSP operator or your organization's admin."));
     }
     if own && approvers_required >= 2 {
