@@ -89,6 +89,21 @@ pub enum Command {
     /// Hosts of organizations reached over SSH: Test Access, attempts, register as a node candidate
     #[command(subcommand)]
     Host(crate::access::HostCommand),
+    /// The capability catalog: skills, tools and policies with their actions and risk levels
+    #[command(subcommand)]
+    Capability(crate::policy::CapabilityCommand),
+    /// Capability packs; attach one to enable its capabilities for an organization
+    #[command(subcommand)]
+    Pack(crate::policy::PackCommand),
+    /// Which capability actions an organization may use, up to which risk, with whose confirmation
+    #[command(subcommand)]
+    Permission(crate::policy::PermissionCommand),
+    /// Connections to outside tools (Google Drive, ServiceTitan, QuickBooks, Composio, generic)
+    #[command(subcommand)]
+    Connection(crate::policy::ConnectionCommand),
+    /// Workflows: add, run in simulation or live, read the step log, approve a paused step
+    #[command(subcommand)]
+    Workflow(crate::policy::WorkflowCommand),
     /// The agent on a managed machine: enroll it, run it
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),
@@ -130,6 +145,10 @@ pub struct ServeArgs {
     /// How log lines are written: text, or json (one object per line). Secrets are redacted either way
     #[arg(long, env = "WORKS_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
     pub log_format: crate::logging::LogFormat,
+    /// Seconds a workflow run may go without a heartbeat from the server executing it
+    /// before recovery fails it
+    #[arg(long, env = "WORKS_RUN_STALE_AFTER_SECS", value_name = "SECS", default_value_t = 120)]
+    pub run_stale_after_secs: u64,
 
     #[command(flatten)]
     pub env: crate::ops::EnvArgs,

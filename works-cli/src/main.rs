@@ -17,6 +17,7 @@ mod instance;
 mod logging;
 mod instance_ops;
 mod ops;
+mod policy;
 mod output;
 mod secrets;
 mod serve;
@@ -127,6 +128,11 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::SshCredential(cmd) => access::credential(api, cmd, cli.json).await,
                 Command::Jumpbox(cmd) => access::jumpbox(api, cmd, cli.json).await,
                 Command::Host(cmd) => access::host(api, cmd, cli.json).await,
+                Command::Capability(cmd) => policy::capability(api, cmd, cli.json).await,
+                Command::Pack(cmd) => policy::pack(api, cmd, cli.json).await,
+                Command::Permission(cmd) => policy::permission(api, cmd, cli.json).await,
+                Command::Connection(cmd) => policy::connection(api, cmd, cli.json).await,
+                Command::Workflow(cmd) => policy::workflow(api, cmd, cli.json).await,
                 Command::Serve(_)
                 | Command::Login(_)
                 | Command::Logout

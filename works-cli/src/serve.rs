@@ -52,8 +52,8 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
     // Work left overdue while no server ran is settled before anything else happens;
     // then a monitor keeps doing so (one leader among servers sharing the database).
     match works.recover().await {
-        Ok(r) if !r.requeued.is_empty() || !r.timed_out.is_empty() => {
-            tracing::info!(requeued = r.requeued.len(), timed_out = r.timed_out.len(), "recovered overdue jobs at start")
+        Ok(r) if !r.requeued.is_empty() || !r.timed_out.is_empty() || !r.runs_failed.is_empty() => {
+            tracing::info!(requeued = r.requeued.len(), timed_out = r.timed_out.len(), runs_failed = r.runs_failed.len(), "recovered overdue work at start")
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "recovery at start failed; the monitor will try again"),
@@ -108,6 +108,9 @@ fn core_config(args: &ServeArgs) -> Result<(works_core::CoreConfig, std::time::D
             "agents check in less often than the stale threshold: healthy nodes will show as stale"
         );
     }
+    if args.run_stale_after_secs == 0 {
+        return Err(Error::invalid("run_stale_after_secs", "must be at least 1"));
+    }
     if args.recovery_interval_secs == 0 || args.recovery_interval_secs > 3600 {
         return Err(Error::invalid("recovery_interval_secs", "must be from 1 to 3600"));
     }
@@ -119,6 +122,7 @@ fn core_config(args: &ServeArgs) -> Result<(works_core::CoreConfig, std::time::D
         },
         checkin_interval_secs: args.checkin_interval_secs,
         openclaw_repository: connect::openclaw_repository()?,
+        run_stale_after: secs(args.run_stale_after_secs),
         ..Default::default()
     };
     Ok((config, std::time::Duration::from_secs(args.recovery_interval_secs)))

@@ -567,6 +567,125 @@ impl Api for RemoteClient {
         let id = Self::id_segment("access attempt", id)?;
         self.json(self.request(Method::GET, &["access-attempts", id])?).await
     }
+
+    async fn capability_list(&self) -> Result<Vec<works_core::Capability>> {
+        self.json(self.request(Method::GET, &["capabilities"])?).await
+    }
+
+    async fn capability_get(&self, id: &str) -> Result<works_core::Capability> {
+        let id = Self::id_segment("capability", id)?;
+        self.json(self.request(Method::GET, &["capabilities", id])?).await
+    }
+
+    async fn pack_list(&self) -> Result<Vec<works_core::CapabilityPack>> {
+        self.json(self.request(Method::GET, &["capability-packs"])?).await
+    }
+
+    async fn pack_attach(&self, id: &str, input: works_core::AttachPack) -> Result<Vec<works_core::Permission>> {
+        let id = Self::id_segment("capability pack", id)?;
+        self.json(self.request(Method::POST, &["capability-packs", id, "attach"])?.json(&input)).await
+    }
+
+    async fn permission_create(&self, input: works_core::NewPermission) -> Result<works_core::Permission> {
+        self.json(self.request(Method::POST, &["permissions"])?.json(&input)).await
+    }
+
+    async fn permission_list(&self, query: works_core::PermissionQuery) -> Result<Listing<works_core::Permission>> {
+        self.json(self.request(Method::GET, &["permissions"])?.query(&query)).await
+    }
+
+    async fn permission_get(&self, id: &str) -> Result<works_core::Permission> {
+        let id = Self::id_segment("permission", id)?;
+        self.json(self.request(Method::GET, &["permissions", id])?).await
+    }
+
+    async fn permission_update(&self, id: &str, input: works_core::PermissionUpdate) -> Result<works_core::Permission> {
+        let id = Self::id_segment("permission", id)?;
+        self.json(self.request(Method::PATCH, &["permissions", id])?.json(&input)).await
+    }
+
+    async fn permission_disable(&self, id: &str) -> Result<works_core::Permission> {
+        let id = Self::id_segment("permission", id)?;
+        self.json(self.request(Method::POST, &["permissions", id, "disable"])?).await
+    }
+
+    async fn permission_enable(&self, id: &str) -> Result<works_core::Permission> {
+        let id = Self::id_segment("permission", id)?;
+        self.json(self.request(Method::POST, &["permissions", id, "enable"])?).await
+    }
+
+    async fn permission_delete(&self, id: &str) -> Result<works_core::Permission> {
+        let id = Self::id_segment("permission", id)?;
+        self.json(self.request(Method::DELETE, &["permissions", id])?).await
+    }
+
+    async fn connection_create(&self, input: works_core::NewConnection) -> Result<works_core::Connection> {
+        self.json(self.request(Method::POST, &["connections"])?.json(&input)).await
+    }
+
+    async fn connection_list(&self, query: works_core::ConnectionQuery) -> Result<Listing<works_core::Connection>> {
+        self.json(self.request(Method::GET, &["connections"])?.query(&query)).await
+    }
+
+    async fn connection_get(&self, id: &str) -> Result<works_core::Connection> {
+        let id = Self::id_segment("connection", id)?;
+        self.json(self.request(Method::GET, &["connections", id])?).await
+    }
+
+    async fn connection_update(&self, id: &str, input: works_core::ConnectionUpdate) -> Result<works_core::Connection> {
+        let id = Self::id_segment("connection", id)?;
+        self.json(self.request(Method::PATCH, &["connections", id])?.json(&input)).await
+    }
+
+    async fn connection_delete(&self, id: &str) -> Result<works_core::Connection> {
+        let id = Self::id_segment("connection", id)?;
+        self.json(self.request(Method::DELETE, &["connections", id])?).await
+    }
+
+    async fn workflow_create(&self, input: works_core::NewWorkflow) -> Result<works_core::Workflow> {
+        self.json(self.request(Method::POST, &["workflows"])?.json(&input)).await
+    }
+
+    async fn workflow_list(&self, query: works_core::WorkflowQuery) -> Result<Listing<works_core::Workflow>> {
+        self.json(self.request(Method::GET, &["workflows"])?.query(&query)).await
+    }
+
+    async fn workflow_get(&self, id: &str) -> Result<works_core::Workflow> {
+        let id = Self::id_segment("workflow", id)?;
+        self.json(self.request(Method::GET, &["workflows", id])?).await
+    }
+
+    async fn workflow_update(&self, id: &str, input: works_core::WorkflowUpdate) -> Result<works_core::Workflow> {
+        let id = Self::id_segment("workflow", id)?;
+        self.json(self.request(Method::PATCH, &["workflows", id])?.json(&input)).await
+    }
+
+    async fn workflow_delete(&self, id: &str) -> Result<works_core::Workflow> {
+        let id = Self::id_segment("workflow", id)?;
+        self.json(self.request(Method::DELETE, &["workflows", id])?).await
+    }
+
+    async fn run_start(&self, workflow_id: &str, input: works_core::StartRun) -> Result<works_core::WorkflowRun> {
+        let id = Self::id_segment("workflow", workflow_id)?;
+        self.json(self.request(Method::POST, &["workflows", id, "runs"])?.json(&input)).await
+    }
+
+    async fn run_list(&self, workflow_id: &str, query: works_core::RunQuery) -> Result<Listing<works_core::WorkflowRun>> {
+        let id = Self::id_segment("workflow", workflow_id)?;
+        self.json(self.request(Method::GET, &["workflows", id, "runs"])?.query(&query)).await
+    }
+
+    async fn run_get(&self, workflow_id: &str, run_id: &str) -> Result<works_core::WorkflowRun> {
+        let id = Self::id_segment("workflow", workflow_id)?;
+        let run = Self::id_segment("workflow run", run_id)?;
+        self.json(self.request(Method::GET, &["workflows", id, "runs", run])?).await
+    }
+
+    async fn run_approve(&self, workflow_id: &str, run_id: &str, input: works_core::ApproveRun) -> Result<works_core::WorkflowRun> {
+        let id = Self::id_segment("workflow", workflow_id)?;
+        let run = Self::id_segment("workflow run", run_id)?;
+        self.json(self.request(Method::POST, &["workflows", id, "runs", run, "approve"])?.json(&input)).await
+    }
 }
 
 #[cfg(test)]

@@ -158,6 +158,72 @@ pub fn require_assignment_manager(actor: &Actor, org_id: Option<&str>) -> Result
     }
 }
 
+// --- Capabilities, permissions, connections, workflows and their runs.
+
+/// May the actor manage the capability permissions of `org_id` (and attach packs to it)?
+/// MSP admins and operators, and that organization's admin.
+pub fn require_policy_manager(actor: &Actor, org_id: &str) -> Result<()> {
+    match actor.role {
+        Role::MspAdmin | Role::MspOperator => Ok(()),
+        Role::OrgAdmin if actor.org_id.as_deref() == Some(org_id) => Ok(()),
+        Role::OrgAdmin => Err(Error::forbidden("An organization admin can manage only their own organization's capabilities.")),
+        Role::OrgUser => Err(Error::forbidden("Only an admin or an MSP operator can change which capabilities an organization may use.")),
+    }
+}
+
+/// May the actor add a connection or workflow in `org_id`? MSP roles anywhere;
+/// organization people in their own organization (an organization user owns what they add).
+pub fn require_connection_creator(actor: &Actor, org_id: &str) -> Result<()> {
+    if actor.is_msp() || actor.org_id.as_deref() == Some(org_id) {
+        Ok(())
+    } else {
+        Err(Error::forbidden("You can add connections and workflows only in your own organization."))
+    }
+}
+
+/// Which owned records (connections, workflows, runs) the actor may see: MSP roles all,
+/// organization admins their organization's, organization users their own.
+pub fn owned_scope(actor: &Actor) -> Scope {
+    match (actor.role, &actor.org_id) {
+        (Role::MspAdmin | Role::MspOperator, _) => Scope::All,
+        (Role::OrgAdmin, Some(org)) => Scope::Org(org.clone()),
+        _ => Scope::User(actor.id.clone()),
+    }
+}
+
+/// May the actor see (and so use and change) an owned record of `org_id` owned by `owner_id`?
+pub fn can_see_owned(actor: &Actor, org_id: &str, owner_id: &str) -> bool {
+    match owned_scope(actor) {
+        Scope::All => true,
+        Scope::Org(org) => org == org_id,
+        Scope::User(id) => id == owner_id && actor.org_id.as_deref() == Some(org_id),
+    }
+}
+
+/// May the actor approve a paused step of a run of `org_id` started by `started_by`?
+/// MSP admins and operators and the organization's admin; the person who started the
+/// run may confirm their own step only when one approver is enough. Under the
+/// two-person rule nobody approves their own run, and nobody approves twice.
+pub fn require_run_approver(actor: &Actor, org_id: &str, started_by: &str, approvers_required: u8, already: &[String]) -> Result<()> {
+    let admin = match actor.role {
+        Role::MspAdmin | Role::MspOperator => true,
+        Role::OrgAdmin => actor.org_id.as_deref() == Some(org_id),
+        Role::OrgUser => false,
+    };
+    let own = actor.id == started_by;
+    let confirms_own_step = own && approvers_required < 2 && actor.org_id.as_deref() == Some(org_id);
+    if !(admin || confirms_own_step) {
+        return Err(Error::forbidden("You do not have a role that may approve this step. Ask an MSP operator or your organization's admin."));
+    }
+    if own && approvers_required >= 2 {
+        return Err(Error::forbidden("This step needs two people other than the one who started the run: you cannot approve your own run. Ask another approver."));
+    }
+    if already.iter().any(|a| a == &actor.id) {
+        return Err(Error::forbidden("You have already approved this step; the two-person rule needs a different second approver."));
+    }
+    Ok(())
+}
+
 // --- What the actor's role allows at all, for frontends deciding which actions to
 // offer. The operations above still decide each request; these never widen them.
 

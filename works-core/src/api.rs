@@ -23,6 +23,11 @@ use crate::orgs::{NewOrg, OrgQuery, RenameOrg};
 use crate::tokens::{NewToken, TokenQuery};
 use crate::users::{NewUser, PasswordReset, ResetPassword, UserQuery, UserUpdate};
 use crate::works::Works;
+use crate::capabilities::{AttachPack, Capability, CapabilityPack};
+use crate::connections::{Connection, ConnectionQuery, ConnectionUpdate, NewConnection};
+use crate::permissions::{NewPermission, Permission, PermissionQuery, PermissionUpdate};
+use crate::runs::{ApproveRun, RunQuery, StartRun, WorkflowRun};
+use crate::workflows::{NewWorkflow, Workflow, WorkflowQuery, WorkflowUpdate};
 
 #[async_trait]
 pub trait Api: Send + Sync {
@@ -115,6 +120,32 @@ pub trait Api: Send + Sync {
     async fn host_forget_host_key(&self, id: &str) -> Result<Host>;
     async fn access_attempt_list(&self, query: AttemptQuery) -> Result<Listing<AccessAttempt>>;
     async fn access_attempt_get(&self, id: &str) -> Result<AccessAttempt>;
+
+    async fn capability_list(&self) -> Result<Vec<Capability>>;
+    async fn capability_get(&self, id: &str) -> Result<Capability>;
+    async fn pack_list(&self) -> Result<Vec<CapabilityPack>>;
+    async fn pack_attach(&self, id: &str, input: AttachPack) -> Result<Vec<Permission>>;
+    async fn permission_create(&self, input: NewPermission) -> Result<Permission>;
+    async fn permission_list(&self, query: PermissionQuery) -> Result<Listing<Permission>>;
+    async fn permission_get(&self, id: &str) -> Result<Permission>;
+    async fn permission_update(&self, id: &str, input: PermissionUpdate) -> Result<Permission>;
+    async fn permission_disable(&self, id: &str) -> Result<Permission>;
+    async fn permission_enable(&self, id: &str) -> Result<Permission>;
+    async fn permission_delete(&self, id: &str) -> Result<Permission>;
+    async fn connection_create(&self, input: NewConnection) -> Result<Connection>;
+    async fn connection_list(&self, query: ConnectionQuery) -> Result<Listing<Connection>>;
+    async fn connection_get(&self, id: &str) -> Result<Connection>;
+    async fn connection_update(&self, id: &str, input: ConnectionUpdate) -> Result<Connection>;
+    async fn connection_delete(&self, id: &str) -> Result<Connection>;
+    async fn workflow_create(&self, input: NewWorkflow) -> Result<Workflow>;
+    async fn workflow_list(&self, query: WorkflowQuery) -> Result<Listing<Workflow>>;
+    async fn workflow_get(&self, id: &str) -> Result<Workflow>;
+    async fn workflow_update(&self, id: &str, input: WorkflowUpdate) -> Result<Workflow>;
+    async fn workflow_delete(&self, id: &str) -> Result<Workflow>;
+    async fn run_start(&self, workflow_id: &str, input: StartRun) -> Result<WorkflowRun>;
+    async fn run_list(&self, workflow_id: &str, query: RunQuery) -> Result<Listing<WorkflowRun>>;
+    async fn run_get(&self, workflow_id: &str, run_id: &str) -> Result<WorkflowRun>;
+    async fn run_approve(&self, workflow_id: &str, run_id: &str, input: ApproveRun) -> Result<WorkflowRun>;
 }
 
 /// The core and an actor: the embedded implementation of [`Api`].
@@ -365,5 +396,80 @@ impl Api for Session {
     }
     async fn access_attempt_get(&self, id: &str) -> Result<AccessAttempt> {
         self.works.access_attempt_get(&self.actor, id).await
+    }
+    async fn capability_list(&self) -> Result<Vec<Capability>> {
+        self.works.capability_list(&self.actor).await
+    }
+    async fn capability_get(&self, id: &str) -> Result<Capability> {
+        self.works.capability_get(&self.actor, id).await
+    }
+    async fn pack_list(&self) -> Result<Vec<CapabilityPack>> {
+        self.works.pack_list(&self.actor).await
+    }
+    async fn pack_attach(&self, id: &str, input: AttachPack) -> Result<Vec<Permission>> {
+        self.works.pack_attach(&self.actor, id, input).await
+    }
+    async fn permission_create(&self, input: NewPermission) -> Result<Permission> {
+        self.works.permission_create(&self.actor, input).await
+    }
+    async fn permission_list(&self, query: PermissionQuery) -> Result<Listing<Permission>> {
+        self.works.permission_list(&self.actor, query).await
+    }
+    async fn permission_get(&self, id: &str) -> Result<Permission> {
+        self.works.permission_get(&self.actor, id).await
+    }
+    async fn permission_update(&self, id: &str, input: PermissionUpdate) -> Result<Permission> {
+        self.works.permission_update(&self.actor, id, input).await
+    }
+    async fn permission_disable(&self, id: &str) -> Result<Permission> {
+        self.works.permission_disable(&self.actor, id).await
+    }
+    async fn permission_enable(&self, id: &str) -> Result<Permission> {
+        self.works.permission_enable(&self.actor, id).await
+    }
+    async fn permission_delete(&self, id: &str) -> Result<Permission> {
+        self.works.permission_delete(&self.actor, id).await
+    }
+    async fn connection_create(&self, input: NewConnection) -> Result<Connection> {
+        self.works.connection_create(&self.actor, input).await
+    }
+    async fn connection_list(&self, query: ConnectionQuery) -> Result<Listing<Connection>> {
+        self.works.connection_list(&self.actor, query).await
+    }
+    async fn connection_get(&self, id: &str) -> Result<Connection> {
+        self.works.connection_get(&self.actor, id).await
+    }
+    async fn connection_update(&self, id: &str, input: ConnectionUpdate) -> Result<Connection> {
+        self.works.connection_update(&self.actor, id, input).await
+    }
+    async fn connection_delete(&self, id: &str) -> Result<Connection> {
+        self.works.connection_delete(&self.actor, id).await
+    }
+    async fn workflow_create(&self, input: NewWorkflow) -> Result<Workflow> {
+        self.works.workflow_create(&self.actor, input).await
+    }
+    async fn workflow_list(&self, query: WorkflowQuery) -> Result<Listing<Workflow>> {
+        self.works.workflow_list(&self.actor, query).await
+    }
+    async fn workflow_get(&self, id: &str) -> Result<Workflow> {
+        self.works.workflow_get(&self.actor, id).await
+    }
+    async fn workflow_update(&self, id: &str, input: WorkflowUpdate) -> Result<Workflow> {
+        self.works.workflow_update(&self.actor, id, input).await
+    }
+    async fn workflow_delete(&self, id: &str) -> Result<Workflow> {
+        self.works.workflow_delete(&self.actor, id).await
+    }
+    async fn run_start(&self, workflow_id: &str, input: StartRun) -> Result<WorkflowRun> {
+        self.works.run_start(&self.actor, workflow_id, input).await
+    }
+    async fn run_list(&self, workflow_id: &str, query: RunQuery) -> Result<Listing<WorkflowRun>> {
+        self.works.run_list(&self.actor, workflow_id, query).await
+    }
+    async fn run_get(&self, workflow_id: &str, run_id: &str) -> Result<WorkflowRun> {
+        self.works.run_get(&self.actor, workflow_id, run_id).await
+    }
+    async fn run_approve(&self, workflow_id: &str, run_id: &str, input: ApproveRun) -> Result<WorkflowRun> {
+        self.works.run_approve(&self.actor, workflow_id, run_id, input).await
     }
 }

@@ -20,6 +20,10 @@ pub struct RecoveryReport {
     pub requeued: Vec<String>,
     /// Jobs that became `timed_out`.
     pub timed_out: Vec<String>,
+    /// Workflow runs failed: their server stopped while executing them, or their
+    /// approval request expired.
+    #[serde(default)]
+    pub runs_failed: Vec<String>,
 }
 
 /// The name of the lease the recovery leader holds.
@@ -130,6 +134,7 @@ impl Works {
             Ok(n) => tracing::info!(attempts = n, "Test Access attempts ended as interrupted"),
             Err(e) => tracing::warn!(error = %e, "could not recover Test Access attempts"),
         }
+        report.runs_failed = self.recover_runs().await?;
         Ok(report)
     }
 
@@ -142,8 +147,8 @@ impl Works {
             match self.store.try_lease(crate::recovery::RECOVERY_LEASE, &holder, self.now(), ttl).await {
                 Ok(true) => {
                     match self.recover().await {
-                        Ok(r) if !r.requeued.is_empty() || !r.timed_out.is_empty() => {
-                            tracing::info!(requeued = r.requeued.len(), timed_out = r.timed_out.len(), "recovery pass")
+                        Ok(r) if !r.requeued.is_empty() || !r.timed_out.is_empty() || !r.runs_failed.is_empty() => {
+                            tracing::info!(requeued = r.requeued.len(), timed_out = r.timed_out.len(), runs_failed = r.runs_failed.len(), "recovery pass")
                         }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "recovery pass failed; will try again"),

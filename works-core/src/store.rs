@@ -39,6 +39,7 @@ pub trait Store:
     + crate::history::HistoryStore
     + crate::openclaw_ops::InstanceOpsStore
     + crate::hosts::AccessStore
+    + crate::policy_store::PolicyStore
     + Send
     + Sync
     + 'static

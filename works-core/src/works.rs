@@ -25,6 +25,9 @@ pub struct CoreConfig {
     /// The OpenClaw image repository deploys use (`WORKS_OPENCLAW_IMAGE`); the local
     /// one when `None`. The version is added as the tag.
     pub openclaw_repository: Option<String>,
+    /// How long a running workflow run may go without a heartbeat from the server
+    /// executing it before recovery fails it.
+    pub run_stale_after: Duration,
 }
 
 impl Default for CoreConfig {
@@ -36,6 +39,7 @@ impl Default for CoreConfig {
             nodes: crate::nodes::NodeThresholds::default(),
             checkin_interval_secs: 30,
             openclaw_repository: None,
+            run_stale_after: Duration::seconds(120),
         }
     }
 }
@@ -55,11 +59,13 @@ pub struct Works {
     pub(crate) notifier: Option<Arc<dyn crate::alerts::Notifier>>,
     /// Reaches hosts over SSH for Test Access; `None` when the server has no SSH adapter.
     pub(crate) access_probe: Option<Arc<dyn crate::probe::AccessProbe>>,
+    /// Google Drive for live workflow steps; `None` shows demo data.
+    pub(crate) drive: Option<Arc<dyn crate::live::DriveApi>>,
 }
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, notifier: None, access_probe: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, notifier: None, access_probe: None, drive: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -75,6 +81,12 @@ impl Works {
     /// The master key secrets are sealed with (`WORKS_MASTER_KEY`).
     pub fn with_master_key(mut self, key: &crate::ops::MasterKey) -> Self {
         self.sealer = Some(crate::seal::Sealer::new(key));
+        self
+    }
+
+    /// The Google Drive client live workflow steps use.
+    pub fn with_drive(mut self, drive: Arc<dyn crate::live::DriveApi>) -> Self {
+        self.drive = Some(drive);
         self
     }
 

@@ -31,6 +31,7 @@ mod health;
 mod instance_ops;
 mod hosts;
 mod instances;
+mod workflows;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
 const ICON: &str = include_str!("../assets/icon.svg");
@@ -58,6 +59,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(instances::routes())
         .merge(instance_ops::routes())
         .merge(hosts::routes())
+        .merge(workflows::routes())
 }
 
 // ---------------------------------------------------------------------------------

@@ -300,6 +300,7 @@ mod health;
 mod history;
 mod hosts;
 mod instances;
+mod policy;
 
 macro_rules! store_impl {
     ($store:ty, $db:ty, $name:literal) => {

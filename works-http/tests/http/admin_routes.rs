@@ -109,6 +109,21 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/hosts/{id}/forget-host-key", &["post"]),
         ("/api/v1/access-attempts", &["get"]),
         ("/api/v1/access-attempts/{id}", &["get"]),
+        ("/api/v1/capabilities", &["get"]),
+        ("/api/v1/capabilities/{id}", &["get"]),
+        ("/api/v1/capability-packs", &["get"]),
+        ("/api/v1/capability-packs/{id}/attach", &["post"]),
+        ("/api/v1/permissions", &["get", "post"]),
+        ("/api/v1/permissions/{id}", &["get", "patch", "delete"]),
+        ("/api/v1/permissions/{id}/disable", &["post"]),
+        ("/api/v1/permissions/{id}/enable", &["post"]),
+        ("/api/v1/connections", &["get", "post"]),
+        ("/api/v1/connections/{id}", &["get", "patch", "delete"]),
+        ("/api/v1/workflows", &["get", "post"]),
+        ("/api/v1/workflows/{id}", &["get", "patch", "delete"]),
+        ("/api/v1/workflows/{id}/runs", &["get", "post"]),
+        ("/api/v1/workflows/{id}/runs/{run_id}", &["get"]),
+        ("/api/v1/workflows/{id}/runs/{run_id}/approve", &["post"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {

@@ -17,3 +17,4 @@ mod instance_ops;
 mod hosts;
 mod instances;
 mod tenancy;
+mod workflows;
