@@ -8,12 +8,13 @@ use pyo3::prelude::*;
 use works_client::RemoteClient;
 use works_core::auth::FIRST_ADMIN;
 use works_core::{
-    Api, ApproveJob, AuditQuery, Bootstrap, Error, JobKind, JobQuery, JobState, NewJob, NewNode, NewOrg, NewToken,
-    NewUser, NodeQuery, OrgQuery, Outcome, RenameNode, RenameOrg, ResetPassword, Result, Role, Session, TokenQuery,
-    UserQuery, UserUpdate, Works,
+    Api, ApproveJob, AuditQuery, Bootstrap, CoreConfig, DeployInput, Error, InstanceQuery, JobKind, JobQuery, JobState,
+    LogsInput, NewJob, NewNode, NewOrg, NewToken, NewUser, NodeQuery, NodeThresholds, OrgQuery, Outcome, RenameNode,
+    RenameOrg, ResetPassword, Result, Role, Session, TakeoverInput, TokenQuery, UserQuery, UserUpdate, Works,
 };
 
 use crate::fleet_records::{Container, EnrollmentToken, Job, Node};
+use crate::instance_records::{Deployment, HealthIssue, HealthReport, Instance};
 use crate::records::{ApiToken, AuditRecord, AuditVerification, CreatedToken, Org, PasswordReset, User};
 use crate::runtime::{runtime, wait};
 
@@ -68,14 +69,53 @@ async fn open_embedded(database_url: &str, identity: &Identity) -> Result<Arc<dy
     session(works, identity).await
 }
 
-/// The core over the store at `database_url`, with the master key the CLI would use.
+/// The core over the store at `database_url`, with the master key and the settings the
+/// CLI would use.
 async fn embedded_core(database_url: &str) -> Result<Works> {
+    let config = core_config()?;
     let store = works_store::open(database_url).await?;
-    let mut works = Works::new(store);
+    let mut works = Works::new(store).with_config(config);
     if let Some(key) = works_store::master_key(database_url, env("WORKS_MASTER_KEY").as_deref())? {
         works = works.with_master_key(&key);
     }
     Ok(works)
+}
+
+const STALE_AFTER_ENV: &str = "WORKS_NODE_STALE_AFTER_SECS";
+const OFFLINE_AFTER_ENV: &str = "WORKS_NODE_OFFLINE_AFTER_SECS";
+
+/// Seconds from the environment variable `name`, or `default` when it is not set.
+fn seconds_from_env(name: &str, default: u64) -> Result<u64> {
+    match env(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse::<u64>().map_err(|_| Error::invalid(name, "must be a whole number of seconds, such as 90")),
+    }
+}
+
+/// The core's settings from the environment, as `works health` and `works serve` read
+/// them: when nodes become stale and offline (`WORKS_NODE_STALE_AFTER_SECS`,
+/// `WORKS_NODE_OFFLINE_AFTER_SECS`), and the OpenClaw image repository deploys use
+/// (`WORKS_OPENCLAW_IMAGE`). So a database opened here answers as its server does.
+fn core_config() -> Result<CoreConfig> {
+    let defaults = NodeThresholds::default();
+    let stale = seconds_from_env(STALE_AFTER_ENV, defaults.stale_after.num_seconds().unsigned_abs())?;
+    let offline = seconds_from_env(OFFLINE_AFTER_ENV, defaults.offline_after.num_seconds().unsigned_abs())?;
+    if stale == 0 {
+        return Err(Error::invalid(STALE_AFTER_ENV, "must be at least 1"));
+    }
+    if offline < stale {
+        return Err(Error::invalid(OFFLINE_AFTER_ENV, format!("must be at least the stale threshold ({stale} seconds)")));
+    }
+    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+    let repository = env(works_core::openclaw::IMAGE_ENV).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    if let Some(repo) = &repository {
+        works_core::openclaw::image_reference(works_core::openclaw::DEFAULT_VERSION, Some(repo))?;
+    }
+    Ok(CoreConfig {
+        nodes: NodeThresholds { stale_after: secs(stale), offline_after: secs(offline) },
+        openclaw_repository: repository,
+        ..CoreConfig::default()
+    })
 }
 
 async fn session(works: Works, identity: &Identity) -> Result<Arc<dyn Api>> {
@@ -502,6 +542,82 @@ impl NativeClient {
     fn job_retry(&self, py: Python<'_>, id: String) -> PyResult<Job> {
         let api = self.api(py)?;
         wait(py, async move { api.job_retry(&id).await }).map(Job::from)
+    }
+
+    /// The health of everything this client may see.
+    fn health(&self, py: Python<'_>) -> PyResult<HealthReport> {
+        let api = self.api(py)?;
+        wait(py, async move { api.health().await }).map(HealthReport::from)
+    }
+
+    /// Acknowledges a current health issue with a note.
+    fn health_acknowledge(&self, py: Python<'_>, issue_id: String, note: String) -> PyResult<HealthIssue> {
+        let api = self.api(py)?;
+        wait(py, async move { api.health_acknowledge(&issue_id, &note).await }).map(HealthIssue::from)
+    }
+
+    /// One page of OpenClaw instances and the offset of the next, if any.
+    #[pyo3(signature = (node_id, offset, limit))]
+    fn instance_list(
+        &self,
+        py: Python<'_>,
+        node_id: Option<String>,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> PyResult<(Vec<Instance>, Option<u32>)> {
+        let api = self.api(py)?;
+        let page = wait(py, async move { api.instance_list(InstanceQuery { node_id, offset, limit }).await })?;
+        Ok((page.items.into_iter().map(Instance::from).collect(), page.next_offset))
+    }
+
+    /// One OpenClaw instance.
+    fn instance_get(&self, py: Python<'_>, id: String) -> PyResult<Instance> {
+        let api = self.api(py)?;
+        wait(py, async move { api.instance_get(&id).await }).map(Instance::from)
+    }
+
+    /// Takes over a discovered instance by its phrase.
+    fn instance_takeover(&self, py: Python<'_>, id: String, phrase: String) -> PyResult<Instance> {
+        let api = self.api(py)?;
+        wait(py, async move { api.instance_takeover(&id, TakeoverInput { phrase }).await }).map(Instance::from)
+    }
+
+    /// Requests OpenClaw on a node: a new instance and its deploy job.
+    #[pyo3(signature = (node_id, version, with_cli))]
+    fn instance_deploy(
+        &self,
+        py: Python<'_>,
+        node_id: String,
+        version: Option<String>,
+        with_cli: bool,
+    ) -> PyResult<Deployment> {
+        let api = self.api(py)?;
+        wait(py, async move { api.instance_deploy(DeployInput { node_id, version, with_cli }).await }).map(Deployment::from)
+    }
+
+    /// Asks the node's agent for an instance's health.
+    fn instance_health_check(&self, py: Python<'_>, id: String) -> PyResult<Job> {
+        let api = self.api(py)?;
+        wait(py, async move { api.instance_health_check(&id).await }).map(Job::from)
+    }
+
+    /// Asks the node's agent for the last lines of an instance's gateway output.
+    #[pyo3(signature = (id, lines))]
+    fn instance_logs(&self, py: Python<'_>, id: String, lines: Option<u32>) -> PyResult<Job> {
+        let api = self.api(py)?;
+        wait(py, async move { api.instance_logs(&id, LogsInput { lines }).await }).map(Job::from)
+    }
+
+    /// Requests a restart of an instance's gateway; it waits for approval.
+    fn instance_restart(&self, py: Python<'_>, id: String) -> PyResult<Job> {
+        let api = self.api(py)?;
+        wait(py, async move { api.instance_restart(&id).await }).map(Job::from)
+    }
+
+    /// Requests removal of an instance's containers (volumes kept); it waits for approval.
+    fn instance_remove(&self, py: Python<'_>, id: String) -> PyResult<Job> {
+        let api = self.api(py)?;
+        wait(py, async move { api.instance_remove(&id).await }).map(Job::from)
     }
 }
 

@@ -456,7 +456,7 @@ impl Job {
         }
     }
 
-    fn __repr__(&self) -> String {
+    pub(crate) fn __repr__(&self) -> String {
         format!(
             "Job(id={}, kind={}, node_id={}, state={}, attempts={}, max_attempts={}, approval_phrase={}, reason={})",
             q(&self.id),

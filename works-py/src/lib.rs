@@ -10,6 +10,7 @@
 mod client;
 mod errors;
 mod fleet_records;
+mod instance_records;
 mod json;
 mod records;
 mod runtime;
@@ -34,6 +35,11 @@ fn _works(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fleet_records::ContainerMount>()?;
     m.add_class::<fleet_records::EnrollmentToken>()?;
     m.add_class::<fleet_records::Job>()?;
+    m.add_class::<instance_records::HealthAck>()?;
+    m.add_class::<instance_records::HealthIssue>()?;
+    m.add_class::<instance_records::HealthReport>()?;
+    m.add_class::<instance_records::Instance>()?;
+    m.add_class::<instance_records::Deployment>()?;
     m.add_function(wrap_pyfunction!(client::open, m)?)?;
     m.add_function(wrap_pyfunction!(client::connect, m)?)?;
     Ok(())

@@ -18,6 +18,28 @@ from conftest import ADMIN_PASSWORD, REPO_ROOT, USER_PASSWORD, Agent, Server, en
 EXAMPLES = REPO_ROOT / "examples" / "python"
 
 
+def openclaw(container_id: str, name: str, state: str, health: str | None) -> dict[str, object]:
+    return {"id": container_id, "name": name, "image": "ghcr.io/openclaw/openclaw:2026.9.6", "state": state, "health": health}
+
+
+# OpenClaw containers the agents find on their nodes: discovered instances.
+OPENCLAW_CONTAINERS = {
+    "acme-web-01": [openclaw("c-acme-gw", "/openclaw-gateway", "running", "healthy"), openclaw("c-acme-cell", "/openclaw-cell-2", "exited", None)],
+    "bayside-fw-01": [openclaw("c-bay-gw", "/openclaw-gateway", "running", "unhealthy")],
+    "msp-backup-01": [openclaw("c-msp-gw", "/openclaw-gateway", "running", "healthy")],
+}
+
+# What the agent reports when a health check finds the gateway down.
+GATEWAY_DOWN = {
+    "healthy": False,
+    "summary": "Unhealthy: the gateway container openclaw-gateway is exited. Restart the gateway or look at its logs.",
+    "components": [{"role": "gateway", "container_name": "openclaw-gateway", "required": True, "state": "exited", "health": None}],
+    "healthz": {"ok": False, "status": None, "detail": "connection refused"},
+    "readyz": {"ok": False, "status": None, "detail": "connection refused"},
+    "host_port": 18789,
+}
+
+
 class Seeded:
     """A fresh backend with two active organizations, one archived, their users, a
     refused attempt, and a fleet: nodes online, stale, offline and retired, a failed and
@@ -67,7 +89,8 @@ class Seeded:
         agents = {}
         for name in ("acme-web-01", "acme-db-01", "bayside-fw-01", "msp-backup-01"):
             agents[name] = Agent(self.server.url, admin.nodes.enrollment_token(nodes[name].id).token)
-            assert agents[name].check_in() == 200
+            assert agents[name].check_in(OPENCLAW_CONTAINERS.get(name)) == 200
+        self.agents = agents
         # Time passes for two of them: one was last heard from two minutes ago (stale),
         # the other three hours ago (offline).
         now_ms = int(time.time() * 1000)
@@ -378,3 +401,80 @@ def test_approve_pending_as_an_org_admin_until_input_ends(seeded: Seeded) -> Non
     assert admin.jobs.get(remove.id).approved_by == "alice"
     assert admin.jobs.get(restart.id).state == "awaiting_approval"
     assert admin.jobs.get(deploy.id).state == "awaiting_approval"
+
+
+def manage_the_acme_gateway(seeded: Seeded) -> None:
+    """Takes over the gateway found on acme-web-01; its health check then finds it down."""
+    admin = seeded.admin
+    web = seeded.nodes["acme-web-01"]
+    gateway = next(i for i in admin.instances.list(node_id=web.id) if i.container_name == "openclaw-gateway")
+    admin.instances.takeover(gateway.id, gateway.takeover_phrase or "")
+    check = admin.instances.health_check(gateway.id)
+    claimed = seeded.agents["acme-web-01"].claim()
+    assert claimed is not None and claimed["id"] == check.id
+    seeded.agents["acme-web-01"].finish(check.id, succeeded=True, result={"instance": GATEWAY_DOWN})
+    assert admin.instances.get(gateway.id).health == "unhealthy"
+
+
+def test_fleet_health_report(seeded: Seeded) -> None:
+    manage_the_acme_gateway(seeded)
+    admin = seeded.admin
+    timed_out = next(i for i in admin.health().issues if i.title == "A check health job on bayside-fw-01 timed out")
+    admin.health_acknowledge(timed_out.id, "the firewall is being replaced")
+
+    run = run_python(str(EXAMPLES / "fleet_health_report.py"), *seeded.args(seeded.admin_token))
+    assert run.returncode == 1, run.stdout + run.stderr  # degraded
+    out = run.stdout
+    assert re.search(r"^Anthropy Works fleet health, \d{4}-\d\d-\d\d \d\d:\d\d UTC, as admin \(msp_admin\)$", out, re.M)
+    assert "\nDegraded: 3 issues need attention. One reviewed issue is set aside.\n" in out
+    issues = block(out, "Issues (3):")
+    assert "  [degraded] Node acme-db-01 has gone quiet\n" in issues
+    assert "  [degraded] Node bayside-fw-01 is offline\n" in issues
+    assert "  [degraded] A restart openclaw job on acme-web-01 failed\n" in issues
+    assert "      why:   docker: permission denied while restarting openclaw\n" in issues
+    assert f"      see:   /ui/nodes/{seeded.nodes['acme-db-01'].id}\n" in issues
+    assert f"      issue: node-offline:{seeded.nodes['bayside-fw-01'].id}" in issues
+    assert "timed out" not in issues and "acme-nas-01" not in issues  # reviewed; never enrolled
+    reviewed = block(out, "Reviewed (1):")
+    assert re.search(
+        r"^  A check health job on bayside-fw-01 timed out \(by admin[^:]*: the firewall is being replaced\)$", reviewed, re.M
+    )
+
+    instances = block(out, "OpenClaw instances:")
+    assert instances.startswith("OpenClaw instances: 4, 3 needing attention\n")
+    assert "  Acme Dental: 2 instances, 2 needing attention\n" in instances
+    assert re.search(r"^      acme-web-01\s+openclaw-cell-2\s+discovered exited$", instances, re.M)
+    assert re.search(
+        r"^      acme-web-01\s+openclaw-gateway\s+managed\s+unhealthy: Unhealthy: the gateway container openclaw-gateway is exited\.",
+        instances,
+        re.M,
+    )
+    assert instances.index("openclaw-cell-2") < instances.index("openclaw-gateway  ")
+    assert "  Bayside Law: 1 instance, 1 needing attention\n" in instances
+    assert re.search(r"^      bayside-fw-01\s+openclaw-gateway\s+discovered running, unhealthy$", instances, re.M)
+    assert instances.rstrip("\n").endswith("  Shared MSP infrastructure: 1 instance, all well")
+    assert "msp-backup-01" not in instances and "Old Client" not in instances
+
+
+def test_fleet_health_report_as_an_org_admin(seeded: Seeded) -> None:
+    manage_the_acme_gateway(seeded)
+    token = seeded.as_user("alice").tokens.create("acme health").token
+    run = run_python(str(EXAMPLES / "fleet_health_report.py"), *seeded.args(token))
+    assert run.returncode == 1, run.stdout + run.stderr
+    out = run.stdout
+    assert "as alice (org_admin)" in out
+    assert "\nDegraded: 2 issues need attention.\n" in out
+    assert "Node acme-db-01 has gone quiet" in out and "acme-web-01 failed" in out
+    assert "bayside" not in out.lower() and "Shared MSP infrastructure" not in out
+    assert "OpenClaw instances: 2, 2 needing attention\n  Acme Dental: 2 instances, 2 needing attention\n" in out
+
+
+def test_fleet_health_report_with_a_revoked_token(seeded: Seeded) -> None:
+    created = seeded.admin.tokens.create("revoked soon")
+    seeded.admin.tokens.revoke(created.info.id)
+    run = run_python(str(EXAMPLES / "fleet_health_report.py"), *seeded.args(created.token))
+    assert run.returncode == 3
+    assert run.stderr == (
+        "The report could not be made: Your sign-in is not valid or has ended. Sign in again.\n"
+        "Sign in again, or use a valid API token.\n"
+    )

@@ -155,3 +155,59 @@ def test_a_waiting_call_lets_other_threads_run(server: Server) -> None:
     assert not waiting.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], works.Unavailable), outcome
     assert time.monotonic() - started < 20
+
+
+def _checked_in_seconds_ago(db_file: Path, node_id: str, seconds: int) -> None:
+    """Stands in for an agent that enrolled and last checked in `seconds` ago."""
+    import sqlite3
+    from contextlib import closing
+
+    at = int(time.time() * 1000) - seconds * 1000
+    with closing(sqlite3.connect(db_file, timeout=30)) as db, db:
+        changed = db.execute(
+            "UPDATE nodes SET enrolled_at = ?, last_checkin_at = ? WHERE id = ?", (at, at, node_id)
+        ).rowcount
+        assert changed == 1
+
+
+def test_open_honours_the_node_thresholds_of_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_file = tmp_path / "thresholds.db"
+    url = f"sqlite://{db_file}"
+    with pytest.warns(works.FirstStart):
+        client = works.open(url)
+    node = client.nodes.create("quiet-web-01")
+    _checked_in_seconds_ago(db_file, node.id, 30)
+    issue_ids = lambda c: {i.id for i in c.health().issues}  # noqa: E731
+
+    # By default (as `works serve` and `works health`), 30 seconds is online.
+    assert works.open(url).nodes.get(node.id).status == "online"
+    assert f"node-stale:{node.id}" not in issue_ids(works.open(url))
+
+    monkeypatch.setenv("WORKS_NODE_STALE_AFTER_SECS", "10")
+    monkeypatch.setenv("WORKS_NODE_OFFLINE_AFTER_SECS", "3600")
+    stale = works.open(url)
+    assert stale.nodes.get(node.id).status == "stale"
+    assert f"node-stale:{node.id}" in issue_ids(stale)
+
+    monkeypatch.setenv("WORKS_NODE_OFFLINE_AFTER_SECS", "10")
+    offline = works.open(url)
+    assert offline.nodes.get(node.id).status == "offline"
+    report = offline.health()
+    issue = next(i for i in report.issues if i.id == f"node-offline:{node.id}")
+    assert (issue.severity, report.state, report.code) == ("critical", "critical", 2)  # its only node is offline
+
+    monkeypatch.setenv("WORKS_NODE_OFFLINE_AFTER_SECS", "5")
+    with pytest.raises(works.InvalidInput) as e:
+        works.open(url)
+    assert e.value.field == "WORKS_NODE_OFFLINE_AFTER_SECS"
+    assert "at least the stale threshold (10 seconds)" in str(e.value)
+    monkeypatch.setenv("WORKS_NODE_STALE_AFTER_SECS", "ninety")
+    with pytest.raises(works.InvalidInput) as e:
+        works.open(url)
+    assert e.value.field == "WORKS_NODE_STALE_AFTER_SECS"
+    monkeypatch.setenv("WORKS_NODE_STALE_AFTER_SECS", "0")
+    with pytest.raises(works.InvalidInput) as e:
+        works.open(url)
+    assert e.value.field == "WORKS_NODE_STALE_AFTER_SECS"
+    # A client opened earlier keeps the thresholds it was opened with.
+    assert stale.nodes.get(node.id).status == "stale"

@@ -17,6 +17,10 @@ Open a database directly, or talk to a running server; both give the same client
     job = client.jobs.request(web.id, "restart")          # risky: waits for approval
     client.jobs.approve(job.id, input(f"Type '{job.approval_phrase}' to approve: "))
 
+    print(client.health().summary)                        # healthy, degraded or critical
+    for instance in client.instances.list():              # OpenClaw on the nodes
+        print(instance.container_name, instance.state, instance.health)
+
 Errors are subclasses of :class:`works.WorksError` (``works.NotFound``,
 ``works.Forbidden``, ``works.InvalidInput`` with ``.field`` …), each with the core's
 plain-English message and a ``next_action``.
@@ -31,7 +35,12 @@ from ._works import (
     Container,
     ContainerMount,
     CreatedToken,
+    Deployment,
     EnrollmentToken,
+    HealthAck,
+    HealthIssue,
+    HealthReport,
+    Instance,
     Job,
     Node,
     NodeHealth,
@@ -41,7 +50,7 @@ from ._works import (
     User,
     __version__,
 )
-from .client import DEFAULT_PAGE_SIZE, Audit, Client, Jobs, Nodes, Orgs, Tokens, Users, connect, open
+from .client import DEFAULT_PAGE_SIZE, Audit, Client, Instances, Jobs, Nodes, Orgs, Tokens, Users, connect, open
 from .errors import (
     Conflict,
     FirstStart,
@@ -66,6 +75,7 @@ __all__ = [
     "Audit",
     "Nodes",
     "Jobs",
+    "Instances",
     "DEFAULT_PAGE_SIZE",
     "Org",
     "User",
@@ -81,6 +91,11 @@ __all__ = [
     "ContainerMount",
     "EnrollmentToken",
     "Job",
+    "HealthReport",
+    "HealthIssue",
+    "HealthAck",
+    "Instance",
+    "Deployment",
     "WorksError",
     "NotFound",
     "Forbidden",

@@ -15,7 +15,11 @@ from ._works import (
     AuditVerification,
     Container,
     CreatedToken,
+    Deployment,
     EnrollmentToken,
+    HealthIssue,
+    HealthReport,
+    Instance,
     Job,
     Node,
     Org,
@@ -24,7 +28,19 @@ from ._works import (
 )
 from .errors import FirstStart
 
-__all__ = ["Client", "Orgs", "Users", "Tokens", "Audit", "Nodes", "Jobs", "open", "connect", "DEFAULT_PAGE_SIZE"]
+__all__ = [
+    "Client",
+    "Orgs",
+    "Users",
+    "Tokens",
+    "Audit",
+    "Nodes",
+    "Jobs",
+    "Instances",
+    "open",
+    "connect",
+    "DEFAULT_PAGE_SIZE",
+]
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -382,6 +398,86 @@ class Jobs:
         return self._native.job_retry(id)
 
 
+class Instances:
+    """OpenClaw instances on nodes, and their lifecycle: ``client.instances``.
+
+    Every change is a job for the node's agent, returned as a :class:`works.Job`.
+    Deploys, restarts and removals are risky: they wait in ``awaiting_approval`` until
+    someone types the job's ``approval_phrase`` with ``client.jobs.approve``.
+    """
+
+    def __init__(self, native: _works.NativeClient) -> None:
+        self._native = native
+
+    def list(
+        self,
+        node_id: str | None = None,
+        *,
+        limit: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[Instance]:
+        """The instances you can see, optionally of one node, managed ones first, then
+        by container name, fetched ``page_size`` at a time. ``limit`` caps how many are
+        returned in all.
+
+        MSP roles see every instance; an organization admin their organization's; an
+        organization user none.
+        """
+        return _paged(
+            lambda offset, size: self._native.instance_list(node_id, offset, size),
+            limit,
+            page_size,
+        )
+
+    def get(self, id: str) -> Instance:
+        """One instance. Raises NotFound when it does not exist or is not yours to see."""
+        return self._native.instance_get(id)
+
+    def takeover(self, id: str, phrase: str) -> Instance:
+        """Takes over a discovered instance: it becomes a managed record. Type its
+        ``takeover_phrase`` exactly. The container is not restarted or changed and
+        nothing is sent to the agent.
+
+        Raises InvalidInput (field ``phrase``) when the phrase does not match, Conflict
+        when the instance is not ``discovered``, Forbidden when your role may not
+        approve work on its node.
+        """
+        return self._native.instance_takeover(id, phrase)
+
+    def deploy(self, node_id: str, version: str | None = None, *, with_cli: bool = False) -> Deployment:
+        """Requests OpenClaw on a node: a new instance (``deploying``) and its deploy job,
+        which waits for approval. Approve it with
+        ``client.jobs.approve(d.job.id, d.job.approval_phrase)``; the node's agent then
+        creates the containers and the instance follows the job.
+
+        ``version`` is an OpenClaw version (CalVer, e.g. ``"2026.9.6"``; the pinned
+        default when None); ``with_cli`` also runs the optional CLI container. The
+        gateway token is generated and sealed on the server; it is handed only to the
+        agent running the deploy and is never part of anything returned here.
+        Raises Unavailable when no master key is configured to seal it.
+        """
+        return self._native.instance_deploy(node_id, version, with_cli)
+
+    def health_check(self, id: str) -> Job:
+        """Asks the agent for a managed instance's health (its containers, ``/healthz``
+        and ``/readyz``). Safe: queued at once; the instance's ``health`` follows the job."""
+        return self._native.instance_health_check(id)
+
+    def logs(self, id: str, lines: int | None = None) -> Job:
+        """Asks the agent for the last ``lines`` lines (1 to 2000, default 100) of the
+        gateway's output; they arrive, redacted, as the job's ``output``. Safe."""
+        return self._native.instance_logs(id, lines)
+
+    def restart(self, id: str) -> Job:
+        """Requests a restart of a managed instance's gateway. Risky: waits for approval."""
+        return self._native.instance_restart(id)
+
+    def remove(self, id: str) -> Job:
+        """Requests removal of the instance's containers; its volumes are kept. Risky:
+        waits for approval. Works on managed instances and failed deploys."""
+        return self._native.instance_remove(id)
+
+
 class Client:
     """A client of Anthropy Works. Get one from :func:`works.open` (a database opened
     directly) or :func:`works.connect` (a running server); both have the same methods
@@ -396,6 +492,7 @@ class Client:
     audit: Audit
     nodes: Nodes
     jobs: Jobs
+    instances: Instances
 
     def __init__(self, native: _works.NativeClient) -> None:
         self._native = native
@@ -405,6 +502,7 @@ class Client:
         self.audit = Audit(native)
         self.nodes = Nodes(native)
         self.jobs = Jobs(native)
+        self.instances = Instances(native)
 
     @property
     def mode(self) -> str:
@@ -420,6 +518,28 @@ class Client:
     def whoami(self) -> User:
         """The user this client acts as."""
         return self._native.whoami()
+
+    def health(self) -> HealthReport:
+        """The one answer about everything you may see: ``healthy``, ``degraded`` or
+        ``critical`` (``.code`` 0, 1, 2, as ``works health`` exits), a ``summary``, and
+        the ``issues`` that make it, each with why, what to do next and where to look.
+        Issues a person acknowledged are in ``acknowledged``; those of test and
+        validation records in ``validation``; neither counts.
+
+        MSP roles see every issue; an organization admin their organization's; an
+        organization user none.
+        """
+        return self._native.health()
+
+    def health_acknowledge(self, issue_id: str, note: str = "") -> HealthIssue:
+        """Marks a current issue reviewed, with a note saying why it is fine or what is
+        being done: it leaves the answer until its condition changes. Audited.
+
+        MSP roles may acknowledge any issue, an organization admin their organization's.
+        Raises NotFound for an issue you cannot see (or that is gone), InvalidInput
+        (field ``note``) for a note over 1000 characters.
+        """
+        return self._native.health_acknowledge(issue_id, note)
 
     def logout(self) -> None:
         """Ends the session this client signed in with (``works.connect`` with a
