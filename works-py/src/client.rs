@@ -583,16 +583,17 @@ impl NativeClient {
     }
 
     /// Requests OpenClaw on a node: a new instance and its deploy job.
-    #[pyo3(signature = (node_id, version, with_cli))]
+    #[pyo3(signature = (node_id, version, with_cli, gateway_port=None))]
     fn instance_deploy(
         &self,
         py: Python<'_>,
         node_id: String,
         version: Option<String>,
         with_cli: bool,
+        gateway_port: Option<u16>,
     ) -> PyResult<Deployment> {
         let api = self.api(py)?;
-        wait(py, async move { api.instance_deploy(DeployInput { node_id, version, with_cli }).await }).map(Deployment::from)
+        wait(py, async move { api.instance_deploy(DeployInput { node_id, version, with_cli, gateway_port }).await }).map(Deployment::from)
     }
 
     /// Asks the node's agent for an instance's health.

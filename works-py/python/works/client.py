@@ -444,19 +444,23 @@ class Instances:
         """
         return self._native.instance_takeover(id, phrase)
 
-    def deploy(self, node_id: str, version: str | None = None, *, with_cli: bool = False) -> Deployment:
+    def deploy(
+        self, node_id: str, version: str | None = None, *, with_cli: bool = False, gateway_port: int | None = None
+    ) -> Deployment:
         """Requests OpenClaw on a node: a new instance (``deploying``) and its deploy job,
         which waits for approval. Approve it with
         ``client.jobs.approve(d.job.id, d.job.approval_phrase)``; the node's agent then
         creates the containers and the instance follows the job.
 
         ``version`` is an OpenClaw version (CalVer, e.g. ``"2026.9.6"``; the pinned
-        default when None); ``with_cli`` also runs the optional CLI container. The
+        default when None); ``with_cli`` also runs the optional CLI container;
+        ``gateway_port`` publishes the gateway on that loopback port of the node (a free
+        one is picked when None). The
         gateway token is generated and sealed on the server; it is handed only to the
         agent running the deploy and is never part of anything returned here.
         Raises Unavailable when no master key is configured to seal it.
         """
-        return self._native.instance_deploy(node_id, version, with_cli)
+        return self._native.instance_deploy(node_id, version, with_cli, gateway_port)
 
     def health_check(self, id: str) -> Job:
         """Asks the agent for a managed instance's health (its containers, ``/healthz``
