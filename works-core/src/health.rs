@@ -17,7 +17,8 @@
 //! issue. Retired nodes raise none. A database with no recovery lease at all has not been
 //! served by `works serve` yet (an embedded store opened by the CLI): no monitor issue.
 //!
-//! Instances of retired nodes raise none. Further conditions (failed workflow runs)
+//! Instances of retired nodes raise none. A workflow run that failed in the last day is
+//! `run-failed:<run id>` (degraded). Further conditions
 //! are added in `collect_issues` in this file, each as one more source of
 //! [`HealthIssue`]s.
 //!
@@ -387,9 +388,39 @@ impl Works {
         found.extend(self.node_issues(&nodes, now));
         found.extend(self.job_issues(scope, &nodes, now).await?);
         found.extend(self.instance_issues(scope, &nodes).await?);
-        // Workflow runs: their failures become one more source here, as
-        // `self.workflow_issues(scope, now)`, when workflows land.
+        found.extend(self.workflow_issues(scope, now).await?);
         Ok(found)
+    }
+
+    /// Workflow runs that failed in the last day (an interrupted run, a failed live step).
+    async fn workflow_issues(&self, scope: &Scope, now: DateTime<Utc>) -> Result<Vec<Found>> {
+        let since = now - Duration::hours(FAILED_JOB_WINDOW_HOURS);
+        let filter = crate::runs::RunFilter { workflow_id: None, state: Some(crate::runs::RunState::Failed) };
+        let runs = self.store.list_runs(scope, &filter, Page { offset: 0, limit: MAX_FAILED_JOBS }).await?;
+        let mut out = Vec::new();
+        for run in runs.into_iter().filter(|r| r.finished_at.unwrap_or(r.updated_at) >= since) {
+            out.push(Found {
+                issue: issue(
+                    format!("run-failed:{}", run.id),
+                    HealthState::Degraded,
+                    "workflow_run",
+                    Some(run.id.clone()),
+                    Some(run.org_id.clone()),
+                    run.finished_at,
+                    "failed".to_owned(),
+                    format!("A run of the workflow {} failed", run.workflow_name),
+                    if run.reason.trim().is_empty() { "The run failed without giving a reason.".to_owned() } else { run.reason.clone() },
+                    "Open the run, read its step log, fix the cause (a connection, a permission) and start it again, or acknowledge it if it no longer matters.".into(),
+                    format!("/ui/workflows/{}/runs/{}", run.workflow_id, run.id),
+                    serde_json::json!({
+                        "run_id": run.id, "workflow_id": run.workflow_id, "mode": run.mode, "state": run.state,
+                        "current_step": run.current_step, "finished_at": run.finished_at,
+                    }),
+                ),
+                validation: false,
+            });
+        }
+        Ok(out)
     }
 
     /// OpenClaw instances whose container is unhealthy, stopped or gone.

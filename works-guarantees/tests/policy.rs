@@ -444,6 +444,13 @@ async fn recovery_fails_runs_left_executing_and_leaves_runs_waiting_for_approval
         assert_eq!((failed.state, failed.steps[0].outcome), (RunState::Failed, StepOutcome::Failed));
         assert!(failed.reason.contains("The server stopped while this run was executing step 1") && failed.reason.contains("not re-run"), "{}", failed.reason);
         assert_eq!(audit_count(&w.works, &w, "run.recover", Outcome::Succeeded).await, 1);
+        // The failed run moves the health answer for those who can see it, and no one else.
+        let issue_id = format!("run-failed:{}", executing.id);
+        let health = w.works.health(&w.a_admin.actor).await.unwrap();
+        let issue = health.issues.iter().find(|i| i.id == issue_id).unwrap_or_else(|| panic!("[{}] {health:?}", backend.name));
+        assert_eq!(health.state, works_core::HealthState::Degraded);
+        assert!(issue.why.contains("The server stopped") && issue.link.contains(&executing.id), "{issue:?}");
+        assert!(w.works.health(&w.b_admin.actor).await.unwrap().issues.iter().all(|i| i.id != issue_id), "[{}] another tenant", backend.name);
 
         // The waiting run is untouched and can still be approved.
         let still = w.works.run_get(&w.a_admin.actor, &wf.id, &waiting.id).await.unwrap();
