@@ -426,8 +426,11 @@ def test_fleet_health_report(seeded: Seeded) -> None:
     assert run.returncode == 1, run.stdout + run.stderr  # degraded
     out = run.stdout
     assert re.search(r"^Anthropy Works fleet health, \d{4}-\d\d-\d\d \d\d:\d\d UTC, as admin \(msp_admin\)$", out, re.M)
-    assert "\nDegraded: 3 issues need attention. One reviewed issue is set aside.\n" in out
-    issues = block(out, "Issues (3):")
+    # Two nodes, one failed job, and the three OpenClaw instances needing attention.
+    assert "\nDegraded: 6 issues need attention. One reviewed issue is set aside.\n" in out
+    issues = block(out, "Issues (6):")
+    assert "  [degraded] OpenClaw openclaw-gateway on acme-web-01 is not healthy\n" in issues
+    assert "  [degraded] OpenClaw openclaw-gateway on bayside-fw-01 is not healthy\n" in issues
     assert "  [degraded] Node acme-db-01 has gone quiet\n" in issues
     assert "  [degraded] Node bayside-fw-01 is offline\n" in issues
     assert "  [degraded] A restart openclaw job on acme-web-01 failed\n" in issues
@@ -463,7 +466,7 @@ def test_fleet_health_report_as_an_org_admin(seeded: Seeded) -> None:
     assert run.returncode == 1, run.stdout + run.stderr
     out = run.stdout
     assert "as alice (org_admin)" in out
-    assert "\nDegraded: 2 issues need attention.\n" in out
+    assert "\nDegraded: 4 issues need attention.\n" in out
     assert "Node acme-db-01 has gone quiet" in out and "acme-web-01 failed" in out
     assert "bayside" not in out.lower() and "Shared MSP infrastructure" not in out
     assert "OpenClaw instances: 2, 2 needing attention\n  Acme Dental: 2 instances, 2 needing attention\n" in out
