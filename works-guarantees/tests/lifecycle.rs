@@ -230,3 +230,35 @@ async fn without_a_master_key_a_deploy_is_refused_plainly_and_nothing_is_stored(
         assert!(w.works.instance_list(&w.msp_admin.actor, Default::default()).await.unwrap().items.is_empty());
     }
 }
+
+#[tokio::test]
+async fn readiness_checks_are_tenant_and_role_checked_validated_and_audited() {
+    for backend in backends().await {
+        let b = backend.name;
+        let w = World::build(backend.store.clone()).await;
+        let a = node(&w, "acme-web-01", Some(&w.org_a.id)).await;
+        let input = |version: Option<&str>, port: Option<u16>| works_core::ReadinessInput { version: version.map(str::to_owned), gateway_port: port };
+
+        let job = w.works.node_openclaw_readiness(&w.a_admin.actor, &a.id, input(None, Some(40000))).await.unwrap();
+        assert_eq!((job.state, job.approval_phrase.as_deref()), (JobState::Queued, None), "[{b}] a safe job");
+        assert_eq!(job.params["readiness"]["image"], "anthropy/openclaw:2026.9.6");
+        assert_eq!(job.params["readiness"]["gateway_port"], 40000);
+
+        let cross = w.works.node_openclaw_readiness(&w.b_admin.actor, &a.id, input(None, None)).await;
+        assert!(matches!(cross, Err(Error::NotFound { .. })), "[{b}] {cross:?}");
+        let by_user = w.works.node_openclaw_readiness(&w.a_user.actor, &a.id, input(None, None)).await;
+        assert!(matches!(by_user, Err(Error::NotFound { .. } | Error::Forbidden { .. })), "[{b}] {by_user:?}");
+        let bad = w.works.node_openclaw_readiness(&w.a_admin.actor, &a.id, input(Some("latest"), None)).await.unwrap_err();
+        assert_eq!(bad.field(), Some("version"), "[{b}]");
+        let bad = w.works.node_openclaw_readiness(&w.a_admin.actor, &a.id, input(None, Some(80))).await.unwrap_err();
+        assert_eq!(bad.field(), Some("gateway_port"), "[{b}]");
+        // A deploy to a privileged port is refused the same way, and nothing is stored.
+        let bad = w.works.instance_deploy(&w.a_admin.actor, DeployInput { node_id: a.id.clone(), version: None, with_cli: false, gateway_port: Some(22) }).await.unwrap_err();
+        assert_eq!(bad.field(), Some("gateway_port"), "[{b}]");
+        assert!(w.works.instance_list(&w.msp_admin.actor, Default::default()).await.unwrap().items.is_empty());
+
+        let audit = w.works.audit_query(&w.msp_admin.actor, AuditQuery { action: Some("node.openclaw_readiness".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(audit.records.iter().filter(|r| r.outcome == Outcome::Succeeded).count(), 1, "[{b}]");
+        assert!(audit.records.iter().filter(|r| r.outcome != Outcome::Succeeded).count() >= 4, "[{b}] refusals are recorded");
+    }
+}
