@@ -439,7 +439,7 @@ pub async fn remove(agent: &Agent, job: &Job) -> JobReport {
         }
     }
     // The CLI shares the gateway's network namespace: remove it first.
-    names.sort_by_key(|n| n.ends_with("-gateway") || n.contains("gateway"));
+    names.sort_by_key(|n| n.contains("gateway"));
     let mut volumes = Vec::new();
     for name in &names {
         match engine.volumes_of(name).await {
