@@ -346,6 +346,26 @@ impl Works {
         Ok(fires)
     }
 
+    /// Ticks every `every` until `stop` completes: what `works serve` runs. The first
+    /// tick is at once, so fires missed while no server ran are fired (once) at start.
+    pub async fn schedule_ticker(&self, every: std::time::Duration, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            match self.run_due_schedules(self.clock.now()).await {
+                Ok(fires) => {
+                    for f in fires {
+                        tracing::info!(schedule_id = %f.schedule_id, started = f.started, missed = f.missed, outcome = %f.outcome, "schedule fired");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not fire due schedules; trying again at the next tick"),
+            }
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+
     /// Starts what a claimed schedule names, as its creator, or refuses and records why.
     async fn fire(&self, s: &Schedule) -> ScheduleFire {
         let mut fire = ScheduleFire { schedule_id: s.id.clone(), missed: 0, started: false, run_id: None, job_ids: Vec::new(), outcome: String::new() };
