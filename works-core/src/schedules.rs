@@ -395,7 +395,10 @@ impl Works {
                         fire.outcome = format!("Started {} run {}: {} — {}", mode.as_str(), run.id, run.state.label().to_lowercase(), run.reason);
                         fire.run_id = Some(run.id);
                     }
-                    Err(e) => fire.outcome = format!("The run could not start: {e}"),
+                    Err(e) => {
+                        fire.outcome = format!("Not started: the run could not start: {e}");
+                        self.refuse_fire(s, &fire.outcome).await;
+                    }
                 }
             }
             ScheduleTarget::Job { job_kind, node_ids } => {
@@ -410,6 +413,7 @@ impl Works {
                 fire.outcome = format!("Requested {} on {} of {} node(s).", job_kind.verb(), fire.job_ids.len(), node_ids.len());
                 if !problems.is_empty() {
                     fire.outcome.push_str(&format!(" Not requested: {}.", problems.join("; ")));
+                    self.refuse_fire(s, &fire.outcome).await;
                 }
             }
         }
