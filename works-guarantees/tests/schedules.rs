@@ -18,10 +18,14 @@ async fn workflow(w: &World, who: &Person, confirm: bool) -> Workflow {
     let perm = w
         .works
         .permission_create(&w.msp_admin.actor, NewPermission { org_id: w.org_a.id.clone(), capability_id: "google_drive".into(), allowed_actions: Some(vec!["list_files".into()]), max_risk: Some(RiskLevel::Low), require_confirmation: None, approvers_required: None })
-        .await
-        .unwrap();
-    if confirm {
-        w.works.permission_update(&w.a_admin.actor, &perm.id, PermissionUpdate { require_confirmation: Some(true), ..Default::default() }).await.unwrap();
+        .await;
+    match perm {
+        Ok(perm) if confirm => {
+            w.works.permission_update(&w.a_admin.actor, &perm.id, PermissionUpdate { require_confirmation: Some(true), ..Default::default() }).await.unwrap();
+        }
+        Ok(_) => {}
+        // A second workflow of the same world: the permission is there already.
+        Err(e) => assert!(!confirm && matches!(e, Error::Conflict { .. }), "{e:?}"),
     }
     let conn = w
         .works
@@ -274,6 +278,16 @@ async fn a_fire_for_a_disabled_creator_is_refused_and_recorded() {
         assert_eq!(runs(&w, &wf).await, 0, "[{}]", backend.name);
         assert_eq!(audit_count(&w.works, &w, "schedule.fire_refused", Outcome::Rejected).await, 1, "[{}]", backend.name);
         assert!(reread(&w, &s).await.last_outcome.unwrap().contains("disabled"));
+
+        // A creator who can no longer see the workflow (it was deleted): refused and recorded too.
+        let wf2 = workflow(&w, &w.a_user2, false).await;
+        let s2 = w.works.schedule_create(&w.a_user2.actor, wf_schedule(&wf2, "*/15 * * * *", "UTC")).await.unwrap();
+        w.works.workflow_delete(&w.a_admin.actor, &wf2.id).await.unwrap();
+        w.clock.advance(Duration::minutes(15));
+        let fires = w.works.run_due_schedules(w.clock.now()).await.unwrap();
+        let f = fires.iter().find(|f| f.schedule_id == s2.id).unwrap();
+        assert!(!f.started && f.outcome.contains("can no longer see workflow"), "[{}] {f:?}", backend.name);
+        assert_eq!(audit_count(&w.works, &w, "schedule.fire_refused", Outcome::Rejected).await, 3, "[{}] both schedules' refusals", backend.name);
     }
 }
 
