@@ -204,6 +204,11 @@ pub fn catch_up(cron: &Cron, tz: Tz, due: DateTime<Utc>, now: DateTime<Utc>) -> 
     }
 }
 
+/// The refusal of an expression that names no date that exists.
+fn never() -> Error {
+    Error::invalid("cron", "never matches a date that exists (such as 30 February), so the schedule would never fire; check the day-of-month and month fields")
+}
+
 fn fmt_local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
 }
@@ -220,7 +225,7 @@ impl Works {
             let target = self.check_target(actor, &org.id, &input.target).await?;
             let now = self.now();
             let enabled = input.enabled.unwrap_or(true);
-            let next_fire_at = if enabled { next_fire(&cron, tz, now) } else { None };
+            let next_fire_at = if enabled { Some(next_fire(&cron, tz, now).ok_or_else(never)?) } else { None };
             let s = Schedule {
                 id: new_id(),
                 org_id: org.id.clone(),
@@ -285,7 +290,7 @@ impl Works {
             let cron = parse_cron("cron", &s.cron)?;
             let tz = parse_time_zone("time_zone", &s.time_zone)?;
             let now = self.now();
-            s.next_fire_at = if s.enabled { next_fire(&cron, tz, now) } else { None };
+            s.next_fire_at = if s.enabled { Some(next_fire(&cron, tz, now).ok_or_else(never)?) } else { None };
             s.updated_at = now;
             let audit = self.draft(actor, Some(s.org_id.clone()), "schedule.update", "schedule", Some(&s.id), Outcome::Succeeded, format!("Changed schedule {}: {}", s.name, changes.join(", ")));
             self.store.update_schedule(&s, audit).await?;
@@ -529,6 +534,8 @@ mod tests {
             let e = parse_cron("cron", bad).unwrap_err();
             assert_eq!(e.field(), Some("cron"), "{bad}: {e}");
         }
+        let feb30 = parse_cron("cron", "0 0 30 2 *").unwrap();
+        assert_eq!(next_fire(&feb30, Tz::UTC, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()), None);
         assert_eq!(parse_time_zone("time_zone", "Mars/Olympus").unwrap_err().field(), Some("time_zone"));
         assert_eq!(parse_time_zone("time_zone", "America/New_York").unwrap().name(), "America/New_York");
     }

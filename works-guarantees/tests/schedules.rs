@@ -216,6 +216,7 @@ async fn bad_input_names_its_field_in_plain_english() {
             (wf_schedule(&wf, "0 9 * *", "UTC"), "cron"),
             (wf_schedule(&wf, "0 0 9 * * *", "UTC"), "cron"),
             (wf_schedule(&wf, "0 25 * * *", "UTC"), "cron"),
+            (wf_schedule(&wf, "0 0 30 2 *", "UTC"), "cron"),
             (wf_schedule(&wf, "0 9 * * *", "Europe/Atlantis"), "time_zone"),
             (wf_schedule(&wf, "0 9 * * *", ""), "time_zone"),
             (NewSchedule { name: "  ".into(), ..wf_schedule(&wf, "0 9 * * *", "UTC") }, "name"),
@@ -236,7 +237,7 @@ async fn bad_input_names_its_field_in_plain_english() {
         let e = w.works.schedule_update(&w.a_admin.actor, &s.id, ScheduleUpdate { time_zone: Some("Moon/Base".into()), ..Default::default() }).await.unwrap_err();
         assert_eq!(e.field(), Some("time_zone"));
         assert_eq!(reread(&w, &s).await.time_zone, "UTC", "[{}] nothing changed", backend.name);
-        assert!(audit_count(&w.works, &w, "schedule.create", Outcome::Rejected).await >= 12, "[{}]", backend.name);
+        assert!(audit_count(&w.works, &w, "schedule.create", Outcome::Rejected).await >= 13, "[{}]", backend.name);
     }
 }
 
