@@ -8,8 +8,10 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION};
 use reqwest::StatusCode;
 use serde_json::json;
 use works_core::{NewNode, Role};
-use works_testkit::{TestServer, ADMIN_PASSWORD};
+use fantoccini::Locator;
+use works_testkit::{TestServer, ADMIN_PASSWORD, USER_PASSWORD};
 
+use crate::browser::{chromedriver, connect, in_ci, text_of, wait_for_path, Driver};
 use crate::browser_session::{sign_in, Browser};
 use crate::common::{as_admin, as_token};
 
@@ -131,4 +133,78 @@ async fn schedules_over_the_api_and_the_page(s: &TestServer) {
     for a in ["schedule.create", "schedule.update", "schedule.delete", "schedule.fire"] {
         assert!(actions.contains(&a), "{a} in {actions:?}");
     }
+}
+
+/// An organization admin adds a schedule on the page in a real Chromium: a bad cron
+/// expression is answered next to its field; the added schedule shows its next fire time
+/// in its own time zone; Disable turns it off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_adds_and_disables_a_schedule_in_chromium() {
+    let Some(binary) = chromedriver() else {
+        if in_ci() {
+            panic!("chromedriver is not installed, and CI must run the browser test: apt-get install chromium chromium-driver");
+        }
+        eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
+        return;
+    };
+    let s = TestServer::start_sqlite().await;
+    let acme = s.create_org("Acme Dental").await;
+    s.create_user("acme-admin", Role::OrgAdmin, Some(&acme.id)).await;
+    let admin = as_admin(&s);
+    admin.post("/api/v1/capability-packs/office_essentials/attach", json!({"org_id": acme.id})).await.expect_status(200);
+    let conn = admin
+        .post("/api/v1/connections", json!({"org_id": acme.id, "name": "Acme Drive", "provider": "google_drive", "capabilities": ["google_drive"], "status": "connected"}))
+        .await
+        .expect_status(201)
+        .clone();
+    let wf = admin
+        .post("/api/v1/workflows", json!({"org_id": acme.id, "name": "Weekly files", "steps": [{"capability_id": "google_drive", "action": "list_files", "connection_id": conn["id"]}]}))
+        .await
+        .expect_status(201)
+        .clone();
+    let driver = Driver::start(&binary).await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = connect(&driver, profile.path()).await;
+
+    c.goto(&s.url("/login")).await.unwrap();
+    c.find(Locator::Css("#username")).await.unwrap().send_keys("acme-admin").await.unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(USER_PASSWORD).await.unwrap();
+    c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_path(&c, "/ui").await;
+    c.find(Locator::Css("nav.sections a[href='/ui/schedules']")).await.unwrap().click().await.unwrap();
+    wait_for_path(&c, "/ui/schedules").await;
+    assert_eq!(text_of(&c, "h1").await, "Schedules");
+    assert_eq!(text_of(&c, "nav.sections a[aria-current=page]").await, "Schedules");
+
+    let fill = |cron: &'static str| {
+        let c = c.clone();
+        let wf_id = wf["id"].as_str().unwrap().to_owned();
+        async move {
+            let name = c.find(Locator::Css("#sched-name")).await.unwrap();
+            name.clear().await.unwrap();
+            name.send_keys("Weekday mornings").await.unwrap();
+            c.find(Locator::Css("#sched-workflow")).await.unwrap().select_by_value(&wf_id).await.unwrap();
+            let field = c.find(Locator::Css("#sched-cron")).await.unwrap();
+            field.clear().await.unwrap();
+            field.send_keys(cron).await.unwrap();
+            let tz = c.find(Locator::Css("#sched-tz")).await.unwrap();
+            tz.clear().await.unwrap();
+            tz.send_keys("Europe/Berlin").await.unwrap();
+            c.find(Locator::XPath("//button[normalize-space()='Add schedule']")).await.unwrap().click().await.unwrap();
+        }
+    };
+    fill("0 9 * *").await;
+    assert!(text_of(&c, "#sched-cron-error").await.contains("five"), "the problem is shown next to the field");
+    fill("0 9 * * 1-5").await;
+    wait_for_path(&c, "/ui/schedules?notice=added").await;
+    let row = text_of(&c, "table tbody tr").await;
+    let listed = s.works.schedule_list(&s.admin, works_core::ScheduleQuery::default()).await.unwrap().items;
+    let local = listed[0].next_fire_local().unwrap();
+    assert!(row.contains("Weekday mornings") && row.contains("Europe/Berlin") && row.contains(&local), "{row}");
+
+    c.find(Locator::XPath("//button[normalize-space()='Disable']")).await.unwrap().click().await.unwrap();
+    wait_for_path(&c, "/ui/schedules?notice=disabled").await;
+    assert!(text_of(&c, "table tbody tr").await.contains("Disabled"));
+    assert!(!s.works.schedule_get(&s.admin, &listed[0].id).await.unwrap().enabled);
+    c.close().await.unwrap();
 }
