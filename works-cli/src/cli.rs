@@ -104,6 +104,9 @@ pub enum Command {
     /// Workflows: add, run in simulation or live, read the step log, approve a paused step
     #[command(subcommand)]
     Workflow(crate::policy::WorkflowCommand),
+    /// Schedules: a workflow run or read-only node work at the times a cron expression names, in a time zone
+    #[command(subcommand)]
+    Schedule(crate::schedule::ScheduleCommand),
     /// The agent on a managed machine: enroll it, run it
     #[command(subcommand)]
     Agent(crate::agent::AgentCommand),

@@ -18,6 +18,7 @@ mod logging;
 mod instance_ops;
 mod ops;
 mod policy;
+mod schedule;
 mod output;
 mod secrets;
 mod serve;
@@ -133,6 +134,7 @@ async fn run(cli: Cli) -> Result<String> {
                 Command::Permission(cmd) => policy::permission(api, cmd, cli.json).await,
                 Command::Connection(cmd) => policy::connection(api, cmd, cli.json).await,
                 Command::Workflow(cmd) => policy::workflow(api, cmd, cli.json).await,
+                Command::Schedule(cmd) => schedule::schedule(api, cmd, cli.json).await,
                 Command::Serve(_)
                 | Command::Login(_)
                 | Command::Logout

@@ -70,6 +70,12 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
                 .await
         })
     };
+    // Schedules fire from every server; each fire is claimed once in the database.
+    let (stop_schedules, schedules_stopped) = tokio::sync::oneshot::channel::<()>();
+    let ticker = {
+        let works = works.clone();
+        tokio::spawn(async move { works.schedule_ticker(std::time::Duration::from_secs(15), async { let _ = schedules_stopped.await; }).await })
+    };
     let app = works_http::router(works, config);
 
     say(&format!("Anthropy Works is running at http://{bound} — sign in as {}", works_core::auth::FIRST_ADMIN));
@@ -79,6 +85,10 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
         .await
         .map_err(|e| Error::internal(format!("The server stopped unexpectedly: {e}")));
     let _ = stop_monitor.send(());
+    let _ = stop_schedules.send(());
+    if tokio::time::timeout(std::time::Duration::from_secs(10), ticker).await.is_err() {
+        tracing::warn!("the schedule ticker did not stop within 10 seconds");
+    }
     if tokio::time::timeout(std::time::Duration::from_secs(10), monitor).await.is_err() {
         tracing::warn!("the recovery monitor did not stop within 10 seconds");
     }

@@ -686,6 +686,29 @@ impl Api for RemoteClient {
         let run = Self::id_segment("workflow run", run_id)?;
         self.json(self.request(Method::POST, &["workflows", id, "runs", run, "approve"])?.json(&input)).await
     }
+
+    async fn schedule_create(&self, input: works_core::NewSchedule) -> Result<works_core::Schedule> {
+        self.json(self.request(Method::POST, &["schedules"])?.json(&input)).await
+    }
+
+    async fn schedule_list(&self, query: works_core::ScheduleQuery) -> Result<Listing<works_core::Schedule>> {
+        self.json(self.request(Method::GET, &["schedules"])?.query(&query)).await
+    }
+
+    async fn schedule_get(&self, id: &str) -> Result<works_core::Schedule> {
+        let id = Self::id_segment("schedule", id)?;
+        self.json(self.request(Method::GET, &["schedules", id])?).await
+    }
+
+    async fn schedule_update(&self, id: &str, input: works_core::ScheduleUpdate) -> Result<works_core::Schedule> {
+        let id = Self::id_segment("schedule", id)?;
+        self.json(self.request(Method::PATCH, &["schedules", id])?.json(&input)).await
+    }
+
+    async fn schedule_delete(&self, id: &str) -> Result<works_core::Schedule> {
+        let id = Self::id_segment("schedule", id)?;
+        self.json(self.request(Method::DELETE, &["schedules", id])?).await
+    }
 }
 
 #[cfg(test)]

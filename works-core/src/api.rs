@@ -28,6 +28,7 @@ use crate::connections::{Connection, ConnectionQuery, ConnectionUpdate, NewConne
 use crate::permissions::{NewPermission, Permission, PermissionQuery, PermissionUpdate};
 use crate::runs::{ApproveRun, RunQuery, StartRun, WorkflowRun};
 use crate::workflows::{NewWorkflow, Workflow, WorkflowQuery, WorkflowUpdate};
+use crate::schedules::{NewSchedule, Schedule, ScheduleQuery, ScheduleUpdate};
 
 #[async_trait]
 pub trait Api: Send + Sync {
@@ -146,6 +147,12 @@ pub trait Api: Send + Sync {
     async fn run_list(&self, workflow_id: &str, query: RunQuery) -> Result<Listing<WorkflowRun>>;
     async fn run_get(&self, workflow_id: &str, run_id: &str) -> Result<WorkflowRun>;
     async fn run_approve(&self, workflow_id: &str, run_id: &str, input: ApproveRun) -> Result<WorkflowRun>;
+
+    async fn schedule_create(&self, input: NewSchedule) -> Result<Schedule>;
+    async fn schedule_list(&self, query: ScheduleQuery) -> Result<Listing<Schedule>>;
+    async fn schedule_get(&self, id: &str) -> Result<Schedule>;
+    async fn schedule_update(&self, id: &str, input: ScheduleUpdate) -> Result<Schedule>;
+    async fn schedule_delete(&self, id: &str) -> Result<Schedule>;
 }
 
 /// The core and an actor: the embedded implementation of [`Api`].
@@ -471,5 +478,20 @@ impl Api for Session {
     }
     async fn run_approve(&self, workflow_id: &str, run_id: &str, input: ApproveRun) -> Result<WorkflowRun> {
         self.works.run_approve(&self.actor, workflow_id, run_id, input).await
+    }
+    async fn schedule_create(&self, input: NewSchedule) -> Result<Schedule> {
+        self.works.schedule_create(&self.actor, input).await
+    }
+    async fn schedule_list(&self, query: ScheduleQuery) -> Result<Listing<Schedule>> {
+        self.works.schedule_list(&self.actor, query).await
+    }
+    async fn schedule_get(&self, id: &str) -> Result<Schedule> {
+        self.works.schedule_get(&self.actor, id).await
+    }
+    async fn schedule_update(&self, id: &str, input: ScheduleUpdate) -> Result<Schedule> {
+        self.works.schedule_update(&self.actor, id, input).await
+    }
+    async fn schedule_delete(&self, id: &str) -> Result<Schedule> {
+        self.works.schedule_delete(&self.actor, id).await
     }
 }

@@ -44,6 +44,7 @@ pub mod policy_store;
 pub mod recovery;
 pub mod redact;
 pub mod runs;
+pub mod schedules;
 pub mod seal;
 pub mod secret;
 pub mod store;
@@ -96,4 +97,5 @@ pub use permissions::{NewPermission, Permission, PermissionQuery, PermissionUpda
 pub use policy::{Block, Rule};
 pub use policy_store::PolicyStore;
 pub use runs::{Approval, ApproveRun, RunMode, RunQuery, RunState, RunStep, StartRun, StepOutcome, WorkflowRun};
+pub use schedules::{NewSchedule, Schedule, ScheduleFire, ScheduleQuery, ScheduleStore, ScheduleTarget, ScheduleUpdate};
 pub use workflows::{ListFilesParams, NewWorkflow, Workflow, WorkflowQuery, WorkflowStep, WorkflowUpdate};

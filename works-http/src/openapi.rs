@@ -82,6 +82,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::instance_ops_api::InstanceOpsDoc::openapi());
     doc.merge(crate::ssh_api::AccessDoc::openapi());
     doc.merge(crate::policy_api::PolicyDoc::openapi());
+    doc.merge(crate::schedules_api::SchedulesDoc::openapi());
     doc.merge(crate::agent_api::AgentDoc::openapi());
     doc.merge(crate::alerts_api::AlertsDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();

@@ -31,6 +31,7 @@ mod health;
 mod instance_ops;
 mod hosts;
 mod instances;
+mod schedules;
 mod workflows;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
@@ -60,6 +61,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(instance_ops::routes())
         .merge(hosts::routes())
         .merge(workflows::routes())
+        .merge(schedules::routes())
 }
 
 // ---------------------------------------------------------------------------------

@@ -124,6 +124,8 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/workflows/{id}/runs", &["get", "post"]),
         ("/api/v1/workflows/{id}/runs/{run_id}", &["get"]),
         ("/api/v1/workflows/{id}/runs/{run_id}/approve", &["post"]),
+        ("/api/v1/schedules", &["get", "post"]),
+        ("/api/v1/schedules/{id}", &["get", "patch", "delete"]),
     ];
     for (path, methods) in expected_paths {
         for method in *methods {
