@@ -6,7 +6,7 @@ use clap::{Subcommand, ValueEnum};
 use works_core::{
     Api, ApproveRun, AttachPack, Connection, ConnectionQuery, ConnectionStatus, ConnectionUpdate, Error, NewConnection,
     NewPermission, NewWorkflow, Permission, PermissionQuery, PermissionUpdate, Provider, Result, RiskLevel, RunMode, RunQuery,
-    RunState, StartRun, Workflow, WorkflowQuery, WorkflowRun, WorkflowStep,
+    RunState, StartRun, Workflow, WorkflowQuery, WorkflowRun, WorkflowStep, WorkflowUpdate,
 };
 
 use crate::commands::all_pages;
@@ -200,6 +200,17 @@ pub enum WorkflowCommand {
         org: Option<String>,
         #[arg(long)]
         description: Option<String>,
+    },
+    /// Change a workflow: rename it, change its description, or replace its steps
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// A file holding the new steps as JSON (replaces every step)
+        #[arg(long, value_name = "FILE")]
+        steps: Option<std::path::PathBuf>,
     },
     Delete { id: String },
     /// Start a run and show its step-by-step log
@@ -418,13 +429,23 @@ pub async fn workflow(api: &dyn Api, cmd: WorkflowCommand, as_json: bool) -> Res
             Ok(workflow_fields(&w))
         }
         WorkflowCommand::Create { name, steps, org, description } => {
-            let text = std::fs::read_to_string(&steps).map_err(|e| Error::invalid("steps", format!("{} could not be read: {e}", steps.display())))?;
-            let steps: Vec<WorkflowStep> = serde_json::from_str(&text).map_err(|e| Error::invalid("steps", format!("is not a JSON list of steps: {e}")))?;
+            let steps = read_steps(&steps)?;
             let w = api.workflow_create(NewWorkflow { org_id: org, name, description, steps }).await?;
             if as_json {
                 return json(&w);
             }
             Ok(format!("Added.\n\n{}", workflow_fields(&w)))
+        }
+        WorkflowCommand::Update { id, name, description, steps } => {
+            if name.is_none() && description.is_none() && steps.is_none() {
+                return Err(Error::invalid("update", "names nothing to change: give --name, --description or --steps"));
+            }
+            let steps = steps.as_deref().map(read_steps).transpose()?;
+            let w = api.workflow_update(&id, WorkflowUpdate { name, description, steps }).await?;
+            if as_json {
+                return json(&w);
+            }
+            Ok(format!("Changed.\n\n{}", workflow_fields(&w)))
         }
         WorkflowCommand::Delete { id } => {
             let w = api.workflow_delete(&id).await?;
@@ -470,6 +491,12 @@ pub async fn workflow(api: &dyn Api, cmd: WorkflowCommand, as_json: bool) -> Res
             Ok(run_log(&run))
         }
     }
+}
+
+/// The steps of a workflow from a JSON file; problems name the `steps` field.
+fn read_steps(path: &std::path::Path) -> Result<Vec<WorkflowStep>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::invalid("steps", format!("{} could not be read: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Error::invalid("steps", format!("is not a JSON list of steps: {e}")))
 }
 
 fn workflow_fields(w: &Workflow) -> String {
