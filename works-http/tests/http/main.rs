@@ -17,4 +17,5 @@ mod instance_ops;
 mod hosts;
 mod instances;
 mod tenancy;
+mod workflow_forms;
 mod workflows;
