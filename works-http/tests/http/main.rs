@@ -17,5 +17,6 @@ mod instance_ops;
 mod hosts;
 mod instances;
 mod tenancy;
+mod workflow_browser;
 mod workflow_forms;
 mod workflows;
