@@ -992,3 +992,67 @@ async fn run_approve(State(s): State<AppState>, RunIds(id, run_id): RunIds, form
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nav() -> Option<Nav> {
+        Some(Nav { username: "admin".into(), role: "MSP admin", csrf: "tok".into(), section: "workflows", msp: true })
+    }
+
+    #[test]
+    fn the_connections_page_shows_why_a_connection_is_in_error() {
+        let why = "Google Drive did not accept the connection's token (401): it is invalid or has expired. Replace the credential on the connection, then run the workflow again.";
+        let page = ConnectionsPage {
+            nav: nav(),
+            rows: vec![ConnRow {
+                id: "c1".into(),
+                name: "Acme Drive".into(),
+                provider: "Google Drive".into(),
+                status: "error".into(),
+                status_reason: why.into(),
+                capabilities: "google_drive".into(),
+                credential: "stored, sealed".into(),
+            }],
+            notice: None,
+            orgs: vec![],
+            providers: vec![],
+            caps: vec![],
+            statuses: status_choices("", None),
+            form: ConnForm::default(),
+            errors: FormErrors::default(),
+        };
+        let html = page.render().unwrap();
+        assert!(html.contains(r#"<span class="badge">error</span>"#), "{html}");
+        assert!(html.contains("Google Drive did not accept the connection&#39;s token (401)") || html.contains("did not accept the connection&#x27;s token (401)"), "{html}");
+        assert!(html.contains(r#"name="credential" type="password" autocomplete="new-password" value="""#), "the credential field is always empty: {html}");
+    }
+
+    #[test]
+    fn a_step_problem_goes_next_to_the_field_of_its_row() {
+        let f = Fields(vec![
+            ("step_action".into(), "google_drive/list_files".into()),
+            ("step_connection".into(), String::new()),
+            ("step_parameters".into(), String::new()),
+            ("step_action".into(), String::new()),
+            ("step_connection".into(), String::new()),
+            ("step_parameters".into(), String::new()),
+            ("step_action".into(), "summarize/summarize_text".into()),
+            ("step_connection".into(), String::new()),
+            ("step_parameters".into(), "[1]".into()),
+        ]);
+        let (mut rows, steps) = steps_of(&f);
+        assert_eq!(rows.len(), 2, "the empty row is left out");
+        assert_eq!(rows[1].n, 2);
+        assert_eq!(steps.unwrap().len(), 2);
+        let e = place_step_error(Error::invalid("steps[1].parameters", "step 2: must be a JSON object"), &mut rows);
+        assert_eq!(rows[1].parameters_error.as_deref(), Some("Step 2: must be a JSON object"));
+        assert_eq!(e.field(), Some("step"));
+        let e = place_step_error(Error::invalid("name", "must not be empty"), &mut rows);
+        assert_eq!(e.field(), Some("name"), "other problems stay with their field");
+
+        let (_, bad) = steps_of(&Fields(vec![("step_action".into(), "summarize/summarize_text".into()), ("step_connection".into(), String::new()), ("step_parameters".into(), "{nope".into())]));
+        assert_eq!(bad.unwrap_err().field(), Some("steps[0].parameters"));
+    }
+}
