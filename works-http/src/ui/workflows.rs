@@ -670,7 +670,19 @@ struct WorkflowFormPage {
 /// Blank step rows offered after the filled ones.
 const SPARE_STEP_ROWS: usize = 2;
 
-async fn workflow_form_view(s: &AppState, session: &UiSession, id: &str, title: String, org_id: &str, name: String, description: String, mut rows: Vec<StepRow>, errors: FormErrors, status: StatusCode) -> Result<Response, UiError> {
+/// What the workflow form holds: the record's, or what a refused form sent.
+struct WorkflowValues {
+    /// Empty for a new workflow.
+    id: String,
+    title: String,
+    org_id: String,
+    name: String,
+    description: String,
+    rows: Vec<StepRow>,
+}
+
+async fn workflow_form_view(s: &AppState, session: &UiSession, values: WorkflowValues, errors: FormErrors, status: StatusCode) -> Result<Response, UiError> {
+    let WorkflowValues { id, title, org_id, name, description, mut rows } = values;
     let orgs = if id.is_empty() { org_choices(s, session).await?.into_iter().map(|o| Choice { checked: o.value == org_id, ..o }).collect() } else { Vec::new() };
     let conns = s.works.connection_list(&session.actor, ConnectionQuery { limit: Some(500), ..Default::default() }).await.map_err(|e| UiError::from_core(e, nav(session)))?;
     let mut actions = vec![choice("", "— no step —")];
@@ -683,7 +695,7 @@ async fn workflow_form_view(s: &AppState, session: &UiSession, id: &str, title: 
     connections.extend(conns.items.iter().map(|c| choice(c.id.clone(), format!("{} ({}, {})", c.name, c.provider.label(), c.status.as_str()))));
     let filled = rows.len();
     rows.extend((filled..filled + SPARE_STEP_ROWS).map(|i| StepRow::blank(i + 1)));
-    let page = WorkflowFormPage { nav: nav(session), id: id.to_owned(), title, orgs, name, description, rows, actions, connections, errors };
+    let page = WorkflowFormPage { nav: nav(session), id, title, orgs, name, description, rows, actions, connections, errors };
     Ok(render(status, &page))
 }
 
@@ -745,7 +757,8 @@ const WORKFLOW_FIELDS: [&str; 5] = ["org_id", "name", "description", "steps", "s
 
 async fn workflow_new_page(State(s): State<AppState>, session: UiSession) -> Result<Response, UiError> {
     let org = session.actor.org_id.clone().unwrap_or_default();
-    workflow_form_view(&s, &session, "", "New workflow".into(), &org, String::new(), String::new(), vec![StepRow::blank(1)], FormErrors::default(), StatusCode::OK).await
+    let values = WorkflowValues { id: String::new(), title: "New workflow".into(), org_id: org, name: String::new(), description: String::new(), rows: vec![StepRow::blank(1)] };
+    workflow_form_view(&s, &session, values, FormErrors::default(), StatusCode::OK).await
 }
 
 async fn workflow_create(State(s): State<AppState>, form: UiForm<Fields>) -> Result<Response, UiError> {
@@ -764,7 +777,8 @@ async fn workflow_create(State(s): State<AppState>, form: UiForm<Fields>) -> Res
         Err(e) => {
             let e = place_step_error(e, &mut rows);
             let (errors, status) = FormErrors::from_submission(e, &WORKFLOW_FIELDS, || session.nav("workflows"))?;
-            workflow_form_view(&s, &session, "", "New workflow".into(), &org_id, name, description, rows, errors, status).await
+            let values = WorkflowValues { id: String::new(), title: "New workflow".into(), org_id, name, description, rows };
+            workflow_form_view(&s, &session, values, errors, status).await
         }
     }
 }
@@ -782,7 +796,8 @@ async fn workflow_edit_page(State(s): State<AppState>, session: UiSession, PageI
             ..StepRow::blank(i + 1)
         })
         .collect();
-    workflow_form_view(&s, &session, &w.id, format!("Edit {}", w.name), &w.org_id, w.name.clone(), w.description.clone(), rows, FormErrors::default(), StatusCode::OK).await
+    let values = WorkflowValues { title: format!("Edit {}", w.name), id: w.id, org_id: w.org_id, name: w.name, description: w.description, rows };
+    workflow_form_view(&s, &session, values, FormErrors::default(), StatusCode::OK).await
 }
 
 async fn workflow_save(State(s): State<AppState>, PageId(id): PageId, form: UiForm<Fields>) -> Result<Response, UiError> {
@@ -800,7 +815,8 @@ async fn workflow_save(State(s): State<AppState>, PageId(id): PageId, form: UiFo
         Err(e) => {
             let e = place_step_error(e, &mut rows);
             let (errors, status) = FormErrors::from_submission(e, &WORKFLOW_FIELDS, || session.nav("workflows"))?;
-            workflow_form_view(&s, &session, &w.id, format!("Edit {}", w.name), &w.org_id, name, description, rows, errors, status).await
+            let values = WorkflowValues { title: format!("Edit {}", w.name), id: w.id, org_id: w.org_id, name, description, rows };
+            workflow_form_view(&s, &session, values, errors, status).await
         }
     }
 }

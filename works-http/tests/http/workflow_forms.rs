@@ -149,7 +149,8 @@ async fn permissions_connections_and_workflows_through_their_forms(s: &TestServe
     // like a record that does not exist, and changes nothing.
     let other = sign_in(s, "bolt-admin", USER_PASSWORD).await;
     let missing = random_id();
-    let cases: Vec<(String, Option<Vec<(&str, &str)>>)> = vec![
+    type Form<'a> = Option<Vec<(&'a str, &'a str)>>;
+    let cases: Vec<(String, Form)> = vec![
         (format!("/ui/permissions/{}", p.id), None),
         (format!("/ui/permissions/{}", p.id), Some(vec![("allowed_actions", "list_files"), ("max_risk", "critical"), ("approvers_required", "1")])),
         (format!("/ui/permissions/{}/disable", p.id), Some(vec![])),
