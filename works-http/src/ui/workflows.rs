@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use works_core::{
-    access, ApproveRun, ConnectionQuery, ConnectionStatus, ConnectionUpdate, Error, NewConnection, NewPermission, NewWorkflow, OrgQuery, PermissionQuery,
+    access, ApproveRun, AttachPack, ConnectionQuery, ConnectionStatus, ConnectionUpdate, Error, NewConnection, NewPermission, NewWorkflow, OrgQuery, PermissionQuery,
     PermissionUpdate, Provider, RiskLevel, RunMode, RunQuery, RunState, StartRun, WorkflowQuery, WorkflowRun, WorkflowStep, WorkflowUpdate,
 };
 
@@ -21,6 +21,7 @@ use crate::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/ui/capabilities", get(capabilities_page))
+        .route("/ui/capabilities/packs/{id}/attach", post(pack_attach))
         .route("/ui/permissions", get(permissions_page).post(permission_create))
         .route("/ui/permissions/{id}", get(permission_page).post(permission_save))
         .route("/ui/permissions/{id}/disable", post(permission_disable))
@@ -78,13 +79,18 @@ struct CapabilitiesPage {
     nav: Option<Nav>,
     caps: Vec<CapRow>,
     packs: Vec<PackRow>,
+    /// Organizations the actor may attach packs to; empty when it may attach none.
+    orgs: Vec<Choice>,
+    notice: Option<String>,
+    errors: FormErrors,
 }
 
-async fn capabilities_page(State(s): State<AppState>, session: UiSession) -> Result<Response, UiError> {
-    let caps = s.works.capability_list(&session.actor).await.map_err(|e| UiError::from_core(e, nav(&session)))?;
-    let packs = s.works.pack_list(&session.actor).await.map_err(|e| UiError::from_core(e, nav(&session)))?;
+async fn capabilities_view(s: &AppState, session: &UiSession, notice: Option<String>, errors: FormErrors, status: StatusCode) -> Result<Response, UiError> {
+    let caps = s.works.capability_list(&session.actor).await.map_err(|e| UiError::from_core(e, nav(session)))?;
+    let packs = s.works.pack_list(&session.actor).await.map_err(|e| UiError::from_core(e, nav(session)))?;
+    let orgs = org_choices(s, session).await?.into_iter().filter(|o| access::require_policy_manager(&session.actor, &o.value).is_ok()).collect();
     let page = CapabilitiesPage {
-        nav: nav(&session),
+        nav: nav(session),
         caps: caps
             .iter()
             .map(|c| CapRow {
@@ -96,8 +102,33 @@ async fn capabilities_page(State(s): State<AppState>, session: UiSession) -> Res
             })
             .collect(),
         packs: packs.iter().map(|p| PackRow { id: p.id.clone(), name: p.name.clone(), description: p.description.clone(), capabilities: p.capabilities.join(", ") }).collect(),
+        orgs,
+        notice,
+        errors,
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(status, &page))
+}
+
+async fn capabilities_page(State(s): State<AppState>, session: UiSession, PageQuery(p): PageQuery<NoticeParams>) -> Result<Response, UiError> {
+    let notice = (p.notice.as_deref() == Some("attached")).then(|| "Pack attached: its capabilities are enabled for the organization. Adjust them on the permissions page.".to_owned());
+    capabilities_view(&s, &session, notice, FormErrors::default(), StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct AttachForm {
+    #[serde(default)]
+    org_id: String,
+}
+
+async fn pack_attach(State(s): State<AppState>, PageId(id): PageId, form: UiForm<AttachForm>) -> Result<Response, UiError> {
+    let UiForm { session, fields } = form;
+    match s.works.pack_attach(&session.actor, &id, AttachPack { org_id: fields.org_id }).await {
+        Ok(_) => Ok(see_other("/ui/capabilities?notice=attached")),
+        Err(e) => {
+            let (errors, status) = FormErrors::from_submission(e, &[], || session.nav("workflows"))?;
+            capabilities_view(&s, &session, None, errors, status).await
+        }
+    }
 }
 
 /// The fields of a posted form in order, repeated names kept (check boxes, step rows).
@@ -929,6 +960,14 @@ struct RunPage {
     errors: FormErrors,
 }
 
+/// "Step 2: list files with Google Drive", from the catalog; the ids when it does not know them.
+fn step_title(number: u32, capability_id: &str, action: &str) -> String {
+    match works_core::capabilities::find(capability_id) {
+        Some(cap) => format!("Step {number}: {} with {}", cap.action(action).map(|a| a.label.as_str()).unwrap_or(action), cap.name),
+        None => format!("Step {number}: {capability_id} {action}"),
+    }
+}
+
 fn run_view_of(r: &WorkflowRun, session: &UiSession, notice: Option<String>, phrase_value: String, errors: FormErrors) -> RunPage {
     let waiting = (r.state == RunState::AwaitingApproval).then(|| r.current()).flatten();
     RunPage {
@@ -945,7 +984,7 @@ fn run_view_of(r: &WorkflowRun, session: &UiSession, notice: Option<String>, phr
             .steps
             .iter()
             .map(|s| StepView {
-                title: format!("Step {}: {} {}", s.number, s.capability_id, s.action),
+                title: step_title(s.number, &s.capability_id, &s.action),
                 outcome: s.outcome.as_str().replace('_', " "),
                 label: s.label.map(|l| l.as_str().to_owned()).unwrap_or_default(),
                 rule: s.rule.map(|r| r.as_str().to_owned()).unwrap_or_default(),

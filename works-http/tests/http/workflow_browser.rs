@@ -108,6 +108,7 @@ async fn an_approver_types_the_phrase_on_the_approval_screen_in_chromium() {
     assert!(c.find_all(Locator::Css(".approval")).await.unwrap().is_empty(), "no approval form once approved");
     let log = texts(&c, "ol.steps > li").await;
     assert_eq!(log.len(), 2, "{log:?}");
+    assert!(log[0].starts_with("Step 1: list files with Google Drive") && log[1].starts_with("Step 2: summarize text with Summarize"), "{log:?}");
     assert!(log[0].contains("succeeded") && log[0].contains("Stub") && log[0].contains("demo file(s)") && log[0].contains("Approved by ada"), "{log:?}");
     assert!(log[1].contains("simulated") && log[1].contains("No live action exists for summarize text"), "{log:?}");
     let done = works.run_get(admin, &wf.id, &run.id).await.unwrap();

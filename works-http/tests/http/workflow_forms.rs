@@ -177,6 +177,11 @@ async fn permissions_connections_and_workflows_through_their_forms(s: &TestServe
         assert_eq!(nothing.0, StatusCode::NOT_FOUND, "{absent}: {}", nothing.1);
         assert_eq!(theirs.1.replace(real_id, "ID"), nothing.1.replace(&missing, "ID"), "{path} answers like a missing record");
     }
+    // Attaching a pack to another organization answers like an organization that does not exist.
+    let (theirs, _, x) = submit(s, &other, "/ui/capabilities/packs/office_essentials/attach", &[("org_id", acme.id.as_str())]).await;
+    let (nothing, _, y) = submit(s, &other, "/ui/capabilities/packs/office_essentials/attach", &[("org_id", missing.as_str())]).await;
+    assert_eq!((theirs, nothing), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND), "{x}");
+    assert_eq!(x.replace(&acme.id, "ID"), y.replace(&missing, "ID"));
     assert_eq!(perms(s).await, vec![p2.clone()], "unchanged");
     assert_eq!(s.works.connection_get(&s.admin, &c.id).await.unwrap().name, "Acme Drive");
     assert_eq!(s.works.workflow_get(&s.admin, &w.id).await.unwrap(), w2);
@@ -193,4 +198,13 @@ async fn permissions_connections_and_workflows_through_their_forms(s: &TestServe
     let (_, location, _) = submit(s, &b, &format!("{conn_page}/delete"), &[]).await;
     assert_eq!(location, "/ui/connections?notice=deleted");
     assert!(s.works.connection_list(&s.admin, ConnectionQuery::default()).await.unwrap().items.is_empty());
+
+    // A capability pack attached to an organization in one step from the catalog page.
+    let (_, body) = page(s, &b, "/ui/capabilities").await;
+    assert!(body.contains("/ui/capabilities/packs/office_essentials/attach"), "{body}");
+    let (status, location, _) = submit(s, &b, "/ui/capabilities/packs/office_essentials/attach", &[("org_id", acme.id.as_str())]).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/ui/capabilities?notice=attached"));
+    assert_eq!(perms(s).await.len(), 3, "the pack's three capabilities are enabled");
+    let (_, body) = page(s, &other, "/ui/capabilities").await;
+    assert!(body.contains(&bolt.name) && !body.contains(&acme.name), "an org admin attaches only to their own organization: {body}");
 }
