@@ -393,7 +393,10 @@ pub async fn connection(api: &dyn Api, cmd: ConnectionCommand, as_json: bool) ->
         ("Name", plain(&c.name)),
         ("Provider", c.provider.label().to_owned()),
         ("Organization", c.org_id.clone()),
-        ("Status", c.status.as_str().to_owned()),
+        ("Status", match &c.status_reason {
+            Some(why) => format!("{}: {}", c.status.as_str(), plain(why)),
+            None => c.status.as_str().to_owned(),
+        }),
         ("Linked capabilities", if c.capabilities.is_empty() { "none".into() } else { c.capabilities.join(", ") }),
         ("Credential", if c.has_credential { "stored (sealed, never shown)".into() } else { "none".into() }),
     ]);
