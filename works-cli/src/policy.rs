@@ -211,6 +211,12 @@ pub enum WorkflowCommand {
         /// A file holding the new steps as JSON (replaces every step)
         #[arg(long, value_name = "FILE")]
         steps: Option<std::path::PathBuf>,
+        /// Allow the workflow to run again
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Stop the workflow from being run (by anyone, or a schedule) until enabled
+        #[arg(long)]
+        disable: bool,
     },
     Delete { id: String },
     /// Start a run and show its step-by-step log
@@ -439,12 +445,13 @@ pub async fn workflow(api: &dyn Api, cmd: WorkflowCommand, as_json: bool) -> Res
             }
             Ok(format!("Added.\n\n{}", workflow_fields(&w)))
         }
-        WorkflowCommand::Update { id, name, description, steps } => {
-            if name.is_none() && description.is_none() && steps.is_none() {
-                return Err(Error::invalid("update", "names nothing to change: give --name, --description or --steps"));
+        WorkflowCommand::Update { id, name, description, steps, enable, disable } => {
+            let enabled = (enable || disable).then_some(enable);
+            if name.is_none() && description.is_none() && steps.is_none() && enabled.is_none() {
+                return Err(Error::invalid("update", "names nothing to change: give --name, --description, --steps, --enable or --disable"));
             }
             let steps = steps.as_deref().map(read_steps).transpose()?;
-            let w = api.workflow_update(&id, WorkflowUpdate { name, description, steps }).await?;
+            let w = api.workflow_update(&id, WorkflowUpdate { name, description, steps, enabled }).await?;
             if as_json {
                 return json(&w);
             }
@@ -511,7 +518,7 @@ fn workflow_fields(w: &Workflow) -> String {
         .collect();
     format!(
         "{}\n{}",
-        fields(&[("ID", w.id.clone()), ("Name", plain(&w.name)), ("Organization", w.org_id.clone()), ("Owner", plain(&w.owner_name))]),
+        fields(&[("ID", w.id.clone()), ("Name", plain(&w.name)), ("Organization", w.org_id.clone()), ("Owner", plain(&w.owner_name)), ("State", if w.enabled { "enabled".into() } else { "disabled: cannot be run until enabled".into() })]),
         table(&["STEP", "CAPABILITY", "ACTION", "CONNECTION", "PARAMETERS"], &rows)
     )
 }

@@ -191,6 +191,17 @@ fn workflow_update_renames_and_replaces_steps_and_refuses_a_bad_step() {
     let got: Workflow = remote(&["--json", "workflow", "get", &w.id]).ok().typed();
     assert_eq!((got.name.as_str(), got.steps.len()), ("Weekly digest", 2));
 
+    // Disabled, it cannot be run; enabled again, it can.
+    let off = remote(&["workflow", "update", &w.id, "--disable"]).ok();
+    assert!(off.stdout.contains("disabled: cannot be run until enabled"), "{}", off.stdout);
+    let refused = remote(&["workflow", "run", &w.id]).fails_with(5);
+    assert!(refused.stderr.contains("is disabled, so it cannot be run") && refused.stderr.contains("--enable"), "{}", refused.stderr);
+    let both = remote(&["workflow", "update", &w.id, "--enable", "--disable"]).fails_with(2);
+    assert!(both.stderr.contains("cannot be used with"), "{}", both.stderr);
+    let on: Workflow = remote(&["--json", "workflow", "update", &w.id, "--enable"]).ok().typed();
+    assert!(on.enabled);
+    remote(&["workflow", "run", &w.id]).ok();
+
     // A workflow that does not exist is "not found", exit code 3.
     let missing = remote(&["workflow", "update", "00000000-0000-4000-8000-000000000000", "--name", "X"]).fails_with(3);
     assert!(missing.stderr.contains("workflow"), "{}", missing.stderr);

@@ -272,6 +272,9 @@ impl Works {
     pub async fn run_start(&self, actor: &Actor, workflow_id: &str, input: StartRun) -> Result<WorkflowRun> {
         self.change(actor, "run.start", "workflow", Some(workflow_id), async {
             let w = self.visible_workflow(actor, workflow_id).await?;
+            if !w.enabled {
+                return Err(Error::conflict(None, format!("Workflow {} is disabled, so it cannot be run. Enable it (on its page, or works workflow update {} --enable), then run it again.", w.name, w.id)));
+            }
             let now = self.now();
             let steps = w
                 .steps

@@ -35,6 +35,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/workflows/{id}", get(workflow_page))
         .route("/ui/workflows/{id}/edit", get(workflow_edit_page).post(workflow_save))
         .route("/ui/workflows/{id}/delete", post(workflow_delete))
+        .route("/ui/workflows/{id}/disable", post(workflow_disable))
+        .route("/ui/workflows/{id}/enable", post(workflow_enable))
         .route("/ui/workflows/{id}/runs", post(run_start))
         .route("/ui/workflows/{id}/runs/{run_id}", get(run_page))
         .route("/ui/workflows/{id}/runs/{run_id}/approve", post(run_approve))
@@ -838,7 +840,7 @@ async fn workflow_save(State(s): State<AppState>, PageId(id): PageId, form: UiFo
     let (mut rows, steps) = steps_of(&f);
     let (name, description) = (f.one("name"), f.one("description"));
     let result = match steps {
-        Ok(steps) => s.works.workflow_update(&session.actor, &id, WorkflowUpdate { name: Some(name.clone()), description: Some(description.clone()), steps: Some(steps) }).await,
+        Ok(steps) => s.works.workflow_update(&session.actor, &id, WorkflowUpdate { name: Some(name.clone()), description: Some(description.clone()), steps: Some(steps), enabled: None }).await,
         Err(e) => Err(e),
     };
     match result {
@@ -850,6 +852,25 @@ async fn workflow_save(State(s): State<AppState>, PageId(id): PageId, form: UiFo
             workflow_form_view(&s, &session, values, errors, status).await
         }
     }
+}
+
+/// Disables or enables a workflow; a refusal is shown on its page.
+async fn workflow_switch(s: &AppState, session: UiSession, id: &str, enabled: bool) -> Result<Response, UiError> {
+    match s.works.workflow_update(&session.actor, id, WorkflowUpdate { enabled: Some(enabled), ..Default::default() }).await {
+        Ok(w) => Ok(see_other(&format!("/ui/workflows/{}?notice={}", w.id, if enabled { "enabled" } else { "disabled" }))),
+        Err(e) => {
+            let (errors, status) = FormErrors::from_submission(e, &[], || session.nav("workflows"))?;
+            workflow_view(s, &session, id, None, errors, status).await
+        }
+    }
+}
+
+async fn workflow_disable(State(s): State<AppState>, PageId(id): PageId, form: UiForm<EmptyForm>) -> Result<Response, UiError> {
+    workflow_switch(&s, form.session, &id, false).await
+}
+
+async fn workflow_enable(State(s): State<AppState>, PageId(id): PageId, form: UiForm<EmptyForm>) -> Result<Response, UiError> {
+    workflow_switch(&s, form.session, &id, true).await
 }
 
 async fn workflow_delete(State(s): State<AppState>, PageId(id): PageId, form: UiForm<EmptyForm>) -> Result<Response, UiError> {
@@ -878,6 +899,7 @@ struct WorkflowPage {
     id: String,
     name: String,
     description: String,
+    enabled: bool,
     steps: Vec<String>,
     runs: Vec<RunRow>,
     notice: Option<String>,
@@ -897,11 +919,16 @@ async fn workflow_view(s: &AppState, session: &UiSession, id: &str, notice: Opti
         })
         .collect();
     let runs = runs.items.iter().map(|r| RunRow { id: r.id.clone(), started: when(&r.created_at), mode: r.mode.as_str().to_owned(), state: r.state.label().to_owned(), by: r.started_by.clone() }).collect();
-    Ok(render(status, &WorkflowPage { nav: nav(session), id: w.id, name: w.name, description: w.description, steps, runs, notice, errors }))
+    Ok(render(status, &WorkflowPage { nav: nav(session), id: w.id, name: w.name, description: w.description, enabled: w.enabled, steps, runs, notice, errors }))
 }
 
 async fn workflow_page(State(s): State<AppState>, session: UiSession, PageId(id): PageId, PageQuery(p): PageQuery<NoticeParams>) -> Result<Response, UiError> {
-    let notice = (p.notice.as_deref() == Some("saved")).then(|| "Saved. Every step was checked; runs use the new steps from now on.".to_owned());
+    let notice = match p.notice.as_deref() {
+        Some("saved") => Some("Saved. Every step was checked; runs use the new steps from now on.".to_owned()),
+        Some("disabled") => Some("Disabled: the workflow cannot be run, by a person or a schedule, until it is enabled again.".to_owned()),
+        Some("enabled") => Some("Enabled: the workflow can be run again.".to_owned()),
+        _ => None,
+    };
     workflow_view(&s, &session, &id, notice, FormErrors::default(), StatusCode::OK).await
 }
 

@@ -145,6 +145,19 @@ async fn permissions_connections_and_workflows_through_their_forms(s: &TestServe
     let w2 = s.works.workflow_get(&s.admin, &w.id).await.unwrap();
     assert_eq!((w2.name.as_str(), w2.steps.iter().map(|s| s.capability_id.as_str()).collect::<Vec<_>>()), ("Weekly files and summary", vec!["google_drive", "summarize"]));
 
+    // Disabled from its page, the workflow cannot be run; enabled again, it can.
+    let wf_page = format!("/ui/workflows/{}", w.id);
+    let (_, location, _) = submit(s, &b, &format!("{wf_page}/disable"), &[]).await;
+    assert_eq!(location, format!("{wf_page}?notice=disabled"));
+    let (status, _, body) = submit(s, &b, &format!("{wf_page}/runs"), &[("mode", "simulation")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("Weekly files and summary is disabled, so it cannot be run"), "{body}");
+    let (_, location, _) = submit(s, &b, &format!("{wf_page}/enable"), &[]).await;
+    assert_eq!(location, format!("{wf_page}?notice=enabled"));
+    let (status, _, _) = submit(s, &b, &format!("{wf_page}/runs"), &[("mode", "simulation")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let w2 = s.works.workflow_get(&s.admin, &w.id).await.unwrap();
+
     // Another organization's admin: every page and form of Acme's records answers exactly
     // like a record that does not exist, and changes nothing.
     let other = sign_in(s, "bolt-admin", USER_PASSWORD).await;
@@ -161,6 +174,7 @@ async fn permissions_connections_and_workflows_through_their_forms(s: &TestServe
         (format!("/ui/workflows/{}/edit", w.id), None),
         (format!("/ui/workflows/{}/edit", w.id), Some(vec![("name", "Mine now"), ("step_action", "summarize/summarize_text"), ("step_connection", ""), ("step_parameters", "")])),
         (format!("/ui/workflows/{}/delete", w.id), Some(vec![])),
+        (format!("/ui/workflows/{}/disable", w.id), Some(vec![])),
     ];
     for (path, form) in cases {
         let real_id = [p.id.as_str(), c.id.as_str(), w.id.as_str()].into_iter().find(|id| path.contains(id)).unwrap();
