@@ -6,7 +6,7 @@ use clap::{Subcommand, ValueEnum};
 use works_core::{
     Api, ApproveRun, AttachPack, Connection, ConnectionQuery, ConnectionStatus, ConnectionUpdate, Error, NewConnection,
     NewPermission, NewWorkflow, Permission, PermissionQuery, PermissionUpdate, Provider, Result, RiskLevel, RunMode, RunQuery,
-    RunState, StartRun, Workflow, WorkflowQuery, WorkflowRun, WorkflowStep,
+    RunState, StartRun, Workflow, WorkflowQuery, WorkflowRun, WorkflowStep, WorkflowUpdate,
 };
 
 use crate::commands::all_pages;
@@ -201,6 +201,23 @@ pub enum WorkflowCommand {
         #[arg(long)]
         description: Option<String>,
     },
+    /// Change a workflow: rename it, change its description, or replace its steps
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// A file holding the new steps as JSON (replaces every step)
+        #[arg(long, value_name = "FILE")]
+        steps: Option<std::path::PathBuf>,
+        /// Allow the workflow to run again
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Stop the workflow from being run (by anyone, or a schedule) until enabled
+        #[arg(long)]
+        disable: bool,
+    },
     Delete { id: String },
     /// Start a run and show its step-by-step log
     Run {
@@ -382,7 +399,10 @@ pub async fn connection(api: &dyn Api, cmd: ConnectionCommand, as_json: bool) ->
         ("Name", plain(&c.name)),
         ("Provider", c.provider.label().to_owned()),
         ("Organization", c.org_id.clone()),
-        ("Status", c.status.as_str().to_owned()),
+        ("Status", match &c.status_reason {
+            Some(why) => format!("{}: {}", c.status.as_str(), plain(why)),
+            None => c.status.as_str().to_owned(),
+        }),
         ("Linked capabilities", if c.capabilities.is_empty() { "none".into() } else { c.capabilities.join(", ") }),
         ("Credential", if c.has_credential { "stored (sealed, never shown)".into() } else { "none".into() }),
     ]);
@@ -418,13 +438,24 @@ pub async fn workflow(api: &dyn Api, cmd: WorkflowCommand, as_json: bool) -> Res
             Ok(workflow_fields(&w))
         }
         WorkflowCommand::Create { name, steps, org, description } => {
-            let text = std::fs::read_to_string(&steps).map_err(|e| Error::invalid("steps", format!("{} could not be read: {e}", steps.display())))?;
-            let steps: Vec<WorkflowStep> = serde_json::from_str(&text).map_err(|e| Error::invalid("steps", format!("is not a JSON list of steps: {e}")))?;
+            let steps = read_steps(&steps)?;
             let w = api.workflow_create(NewWorkflow { org_id: org, name, description, steps }).await?;
             if as_json {
                 return json(&w);
             }
             Ok(format!("Added.\n\n{}", workflow_fields(&w)))
+        }
+        WorkflowCommand::Update { id, name, description, steps, enable, disable } => {
+            let enabled = (enable || disable).then_some(enable);
+            if name.is_none() && description.is_none() && steps.is_none() && enabled.is_none() {
+                return Err(Error::invalid("update", "names nothing to change: give --name, --description, --steps, --enable or --disable"));
+            }
+            let steps = steps.as_deref().map(read_steps).transpose()?;
+            let w = api.workflow_update(&id, WorkflowUpdate { name, description, steps, enabled }).await?;
+            if as_json {
+                return json(&w);
+            }
+            Ok(format!("Changed.\n\n{}", workflow_fields(&w)))
         }
         WorkflowCommand::Delete { id } => {
             let w = api.workflow_delete(&id).await?;
@@ -472,6 +503,12 @@ pub async fn workflow(api: &dyn Api, cmd: WorkflowCommand, as_json: bool) -> Res
     }
 }
 
+/// The steps of a workflow from a JSON file; problems name the `steps` field.
+fn read_steps(path: &std::path::Path) -> Result<Vec<WorkflowStep>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::invalid("steps", format!("{} could not be read: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Error::invalid("steps", format!("is not a JSON list of steps: {e}")))
+}
+
 fn workflow_fields(w: &Workflow) -> String {
     let rows: Vec<Vec<String>> = w
         .steps
@@ -481,7 +518,7 @@ fn workflow_fields(w: &Workflow) -> String {
         .collect();
     format!(
         "{}\n{}",
-        fields(&[("ID", w.id.clone()), ("Name", plain(&w.name)), ("Organization", w.org_id.clone()), ("Owner", plain(&w.owner_name))]),
+        fields(&[("ID", w.id.clone()), ("Name", plain(&w.name)), ("Organization", w.org_id.clone()), ("Owner", plain(&w.owner_name)), ("State", if w.enabled { "enabled".into() } else { "disabled: cannot be run until enabled".into() })]),
         table(&["STEP", "CAPABILITY", "ACTION", "CONNECTION", "PARAMETERS"], &rows)
     )
 }

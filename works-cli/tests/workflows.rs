@@ -156,3 +156,54 @@ fn a_killed_server_fails_the_executing_run_and_keeps_the_waiting_one() {
     assert_eq!(done.steps[0].approvals.len(), 1);
     let _ = server.stop();
 }
+
+#[test]
+fn workflow_update_renames_and_replaces_steps_and_refuses_a_bad_step() {
+    let env = Env::new();
+    let data = env.path("data");
+    let server = start(&env, &data, &silent_drive());
+    login(&env, &server);
+    let remote = |args: &[&str]| env.run(&[&["--server", server.url.as_str()][..], args].concat());
+
+    let org: Org = remote(&["--json", "org", "create", "Acme Dental"]).ok().typed();
+    remote(&["permission", "create", "--org", &org.id, "--capability", "summarize"]).ok();
+    let one = steps_file(&env, "one.json", serde_json::json!([{"capability_id": "summarize", "action": "summarize_text"}]));
+    let w: Workflow = remote(&["--json", "workflow", "create", "Digest", "--steps", &one, "--org", &org.id]).ok().typed();
+
+    // Nothing to change is refused before anything is sent.
+    let nothing = remote(&["workflow", "update", &w.id]).fails_with(2);
+    assert!(nothing.stderr.contains("--name"), "{}", nothing.stderr);
+
+    // Rename and replace the steps in one call.
+    let two = steps_file(&env, "two.json", serde_json::json!([
+        {"capability_id": "summarize", "action": "summarize_text"},
+        {"capability_id": "summarize", "action": "summarize_text", "parameters": {}}
+    ]));
+    let shown = remote(&["workflow", "update", &w.id, "--name", "Weekly digest", "--steps", &two]).ok();
+    assert!(shown.stdout.starts_with("Changed.") && shown.stdout.contains("Weekly digest"), "{}", shown.stdout);
+    let got: Workflow = remote(&["--json", "workflow", "get", &w.id]).ok().typed();
+    assert_eq!((got.name.as_str(), got.steps.len()), ("Weekly digest", 2));
+
+    // A bad step names the step and field, and nothing is saved.
+    let bad = steps_file(&env, "bad.json", serde_json::json!([{"capability_id": "summarize", "action": "summarise_text"}]));
+    let refused = remote(&["workflow", "update", &w.id, "--name", "Renamed anyway", "--steps", &bad]).fails_with(2);
+    assert!(refused.stderr.contains("steps[0].action") && refused.stderr.contains("step 1"), "{}", refused.stderr);
+    let got: Workflow = remote(&["--json", "workflow", "get", &w.id]).ok().typed();
+    assert_eq!((got.name.as_str(), got.steps.len()), ("Weekly digest", 2));
+
+    // Disabled, it cannot be run; enabled again, it can.
+    let off = remote(&["workflow", "update", &w.id, "--disable"]).ok();
+    assert!(off.stdout.contains("disabled: cannot be run until enabled"), "{}", off.stdout);
+    let refused = remote(&["workflow", "run", &w.id]).fails_with(5);
+    assert!(refused.stderr.contains("is disabled, so it cannot be run") && refused.stderr.contains("--enable"), "{}", refused.stderr);
+    let both = remote(&["workflow", "update", &w.id, "--enable", "--disable"]).fails_with(2);
+    assert!(both.stderr.contains("cannot be used with"), "{}", both.stderr);
+    let on: Workflow = remote(&["--json", "workflow", "update", &w.id, "--enable"]).ok().typed();
+    assert!(on.enabled);
+    remote(&["workflow", "run", &w.id]).ok();
+
+    // A workflow that does not exist is "not found", exit code 3.
+    let missing = remote(&["workflow", "update", "00000000-0000-4000-8000-000000000000", "--name", "X"]).fails_with(3);
+    assert!(missing.stderr.contains("workflow"), "{}", missing.stderr);
+    let _ = server.stop();
+}

@@ -302,6 +302,12 @@ impl Works {
                     check_credential(cred)?;
                     rec.sealed_credential = Some(self.sealer()?.seal(&credential_purpose(&c.id), cred.as_bytes())?);
                     what.push("credential replaced".to_owned());
+                    // The error was about the old credential; the new one is checked at its next use.
+                    if c.status == ConnectionStatus::Error && input.status.is_none() {
+                        c.status = ConnectionStatus::Connected;
+                        c.status_reason = None;
+                        what.push("status connected again: the new credential is checked at its next use".to_owned());
+                    }
                 }
                 c.has_credential = rec.sealed_credential.is_some();
             }
@@ -327,6 +333,38 @@ impl Works {
             Ok(c)
         })
         .await
+    }
+
+    /// Records what the outside system said about a connection's credential during a
+    /// live step of `run_id`: refused (`Some(reason)`: the connection goes to `error` with
+    /// that reason) or accepted (`None`: a connection in `error` is `connected` again).
+    /// Nothing changes when the credential was replaced while the call was under way, or
+    /// when the status already says so. Audited as `connection.status`.
+    pub(crate) async fn record_connection_use(&self, actor: &Actor, id: &str, used: &Option<String>, run_id: &str, refused: Option<&str>) -> Result<()> {
+        let Some(mut rec) = self.store.get_connection(id).await? else { return Ok(()) };
+        if &rec.sealed_credential != used {
+            return Ok(());
+        }
+        let c = &mut rec.connection;
+        let (status, reason, text) = match refused {
+            Some(why) => {
+                if c.status == ConnectionStatus::Error && c.status_reason.as_deref() == Some(why) {
+                    return Ok(());
+                }
+                (ConnectionStatus::Error, Some(why.to_owned()), format!("Connection {} is now in error: a live step of run {run_id} was refused: {why}", c.name))
+            }
+            None => {
+                if c.status == ConnectionStatus::Connected && c.status_reason.is_none() {
+                    return Ok(());
+                }
+                (ConnectionStatus::Connected, None, format!("Connection {} is connected again: a live step of run {run_id} was accepted", c.name))
+            }
+        };
+        c.status = status;
+        c.status_reason = reason;
+        c.updated_at = self.now();
+        let audit = self.draft(actor, Some(c.org_id.clone()), "connection.status", "connection", Some(&c.id), Outcome::Succeeded, text);
+        self.store.update_connection(&rec, audit).await
     }
 
     /// The connection when the actor may see it (and so manage it); otherwise "not found".

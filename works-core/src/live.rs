@@ -56,8 +56,9 @@ pub struct DriveListing {
 
 /// Google Drive, as the core needs it. The adapter calls Drive v3 `files.list` with the
 /// bearer token and follows `nextPageToken` up to `max_pages`. Its errors are plain
-/// English (`Error::Unavailable` or `Error::Forbidden`) saying what Drive answered and
-/// what to do.
+/// English saying what Drive answered and what to do: `Error::Forbidden` when Drive
+/// refused the token itself (expired, revoked, lacking the scope), which puts the
+/// connection in `error` with that reason; `Error::Unavailable` for everything else.
 #[async_trait]
 pub trait DriveApi: Send + Sync + 'static {
     async fn list_files(&self, token: &str, params: &ListFilesParams) -> Result<DriveListing>;

@@ -272,6 +272,9 @@ impl Works {
     pub async fn run_start(&self, actor: &Actor, workflow_id: &str, input: StartRun) -> Result<WorkflowRun> {
         self.change(actor, "run.start", "workflow", Some(workflow_id), async {
             let w = self.visible_workflow(actor, workflow_id).await?;
+            if !w.enabled {
+                return Err(Error::conflict(None, format!("Workflow {} is disabled, so it cannot be run. Enable it (on its page, or works workflow update {} --enable), then run it again.", w.name, w.id)));
+            }
             let now = self.now();
             let steps = w
                 .steps
@@ -493,7 +496,7 @@ impl Works {
                 let reason = format!("Step {n} started: {action_label} with {}", cap.name);
                 self.save_run(actor, &mut run, "run.step", Outcome::Succeeded, reason).await?;
             }
-            let done = self.perform_with_heartbeat(&run, &step, &cap.name, &action_label).await;
+            let done = self.perform_with_heartbeat(actor, &run, &step, &cap.name, &action_label).await;
             let now = self.now();
             let failed = done.is_err();
             if let Some(s) = run.steps.get_mut(idx) {
@@ -532,8 +535,8 @@ impl Works {
     }
 
     /// Performs a step while keeping the run's heartbeat fresh.
-    async fn perform_with_heartbeat(&self, run: &WorkflowRun, step: &RunStep, cap_name: &str, label: &str) -> Result<Done> {
-        let work = self.perform(run, step, cap_name, label);
+    async fn perform_with_heartbeat(&self, actor: &Actor, run: &WorkflowRun, step: &RunStep, cap_name: &str, label: &str) -> Result<Done> {
+        let work = self.perform(actor, run, step, cap_name, label);
         tokio::pin!(work);
         let every = (self.config.run_stale_after / 4).to_std().unwrap_or(std::time::Duration::from_secs(30)).max(std::time::Duration::from_millis(200));
         loop {
@@ -548,7 +551,7 @@ impl Works {
         }
     }
 
-    async fn perform(&self, run: &WorkflowRun, step: &RunStep, cap_name: &str, label: &str) -> Result<Done> {
+    async fn perform(&self, actor: &Actor, run: &WorkflowRun, step: &RunStep, cap_name: &str, label: &str) -> Result<Done> {
         let via = match &step.connection_id {
             Some(_) => " through the step's connection",
             None => "",
@@ -573,7 +576,19 @@ impl Works {
                 None => None,
             };
             let (listing, why) = match (token, &self.drive) {
-                (Some(token), Some(drive)) => (drive.list_files(&token, &params).await?, None),
+                // Drive's verdict on the credential shows on the connection: refused puts it
+                // in error with Drive's reason; accepted clears an error.
+                (Some(token), Some(drive)) => match drive.list_files(&token, &params).await {
+                    Ok(listing) => {
+                        self.record_connection_use(actor, &conn.connection.id, &conn.sealed_credential, &run.id, None).await?;
+                        (listing, None)
+                    }
+                    Err(Error::Forbidden { message }) => {
+                        self.record_connection_use(actor, &conn.connection.id, &conn.sealed_credential, &run.id, Some(&message)).await?;
+                        return Err(Error::unavailable(format!("{message} Until then, connection {} is marked error.", conn.connection.name)));
+                    }
+                    Err(e) => return Err(e),
+                },
                 (None, _) => (demo_listing(), Some(format!("connection {} has no token", conn.connection.name))),
                 (Some(_), None) => (demo_listing(), Some("no Google Drive client is configured on this server".to_owned())),
             };

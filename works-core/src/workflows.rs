@@ -46,8 +46,15 @@ pub struct Workflow {
     pub name: String,
     pub description: String,
     pub steps: Vec<WorkflowStep>,
+    /// A disabled workflow cannot be run (by a person or a schedule) until it is enabled.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,6 +80,9 @@ pub struct WorkflowUpdate {
     pub description: Option<String>,
     #[serde(default)]
     pub steps: Option<Vec<WorkflowStep>>,
+    /// `false` disables the workflow: it cannot be run until enabled again.
+    #[serde(default)]
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -187,7 +197,7 @@ impl Works {
             let description = check_description(input.description.as_deref())?;
             let steps = self.check_steps(actor, &org.id, &input.steps).await?;
             let now = self.now();
-            let w = Workflow { id: new_id(), org_id: org.id.clone(), owner_id: actor.id.clone(), owner_name: actor.name.clone(), name, description, steps, created_at: now, updated_at: now };
+            let w = Workflow { id: new_id(), org_id: org.id.clone(), owner_id: actor.id.clone(), owner_name: actor.name.clone(), name, description, steps, enabled: true, created_at: now, updated_at: now };
             let audit = self.draft(actor, Some(org.id.clone()), "workflow.create", "workflow", Some(&w.id), Outcome::Succeeded, format!("Added workflow {} with {} step(s)", w.name, w.steps.len()));
             self.store.insert_workflow(&w, audit).await?;
             Ok(w)
@@ -218,8 +228,15 @@ impl Works {
             if let Some(steps) = &input.steps {
                 w.steps = self.check_steps(actor, &w.org_id, steps).await?;
             }
+            let switched = match input.enabled {
+                Some(e) if e != w.enabled => {
+                    w.enabled = e;
+                    if e { "; enabled" } else { "; disabled: it cannot be run until enabled again" }
+                }
+                _ => "",
+            };
             w.updated_at = self.now();
-            let audit = self.draft(actor, Some(w.org_id.clone()), "workflow.update", "workflow", Some(&w.id), Outcome::Succeeded, format!("Changed workflow {} ({} step(s))", w.name, w.steps.len()));
+            let audit = self.draft(actor, Some(w.org_id.clone()), "workflow.update", "workflow", Some(&w.id), Outcome::Succeeded, format!("Changed workflow {} ({} step(s)){switched}", w.name, w.steps.len()));
             self.store.update_workflow(&w, audit).await?;
             Ok(w)
         })

@@ -109,20 +109,23 @@ struct ErrorItem {
     reason: String,
 }
 
-/// Drive's error answer as plain English: what happened, why, and what to do.
+/// Drive's error answer as plain English: what happened, why, and what to do. A token
+/// Drive does not accept (401) or that lacks the permission (403, other than a rate
+/// limit) is `Error::Forbidden`: the connection's credential is the problem, and the core
+/// puts the connection in `error`. Everything else is `Error::Unavailable`.
 pub fn describe_error(status: u16, body: &str) -> Error {
     let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
     let reason = parsed.error.errors.first().map(|e| e.reason.as_str()).unwrap_or("");
     let said: String = parsed.error.message.chars().filter(|c| !c.is_control()).take(300).collect();
     let said = if said.is_empty() { String::new() } else { format!(" Drive said: \"{said}\"") };
     match (status, reason) {
-        (401, _) => Error::unavailable(format!(
+        (401, _) => Error::forbidden(format!(
             "Google Drive did not accept the connection's token (401): it is invalid or has expired.{said} Replace the credential on the connection, then run the workflow again."
         )),
         (403, "rateLimitExceeded" | "userRateLimitExceeded" | "dailyLimitExceeded") | (429, _) => Error::unavailable(format!(
             "Google Drive refused the call because too many requests were made ({status}).{said} Wait a few minutes, then run the workflow again."
         )),
-        (403, _) => Error::unavailable(format!(
+        (403, _) => Error::forbidden(format!(
             "Google Drive does not allow this token to list files (403): it lacks the permission or scope.{said} Give the connection a token with read access to Drive, then run again."
         )),
         (404, _) => Error::unavailable(format!(

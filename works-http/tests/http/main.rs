@@ -18,4 +18,6 @@ mod hosts;
 mod instances;
 mod schedules;
 mod tenancy;
+mod workflow_browser;
+mod workflow_forms;
 mod workflows;

@@ -14,12 +14,12 @@ use crate::common::{as_admin, as_token};
 
 crate::on_both_backends!(workflows_over_the_api_and_the_pages);
 
-async fn page(s: &TestServer, b: &Browser, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(s: &TestServer, b: &Browser, path: &str) -> (StatusCode, String) {
     let r = s.client().get(s.url(path)).header(COOKIE, &b.cookie).send().await.unwrap();
     (r.status(), r.text().await.unwrap())
 }
 
-async fn submit(s: &TestServer, b: &Browser, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+pub(crate) async fn submit(s: &TestServer, b: &Browser, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
     let mut f = form_urlencoded::Serializer::new(String::new());
     for (k, v) in fields {
         f.append_pair(k, v);
