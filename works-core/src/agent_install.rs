@@ -156,6 +156,19 @@ impl Works {
         let Some(host_id) = job.params.get("host_id").and_then(|v| v.as_str()).map(str::to_owned) else { return };
         let mut job = job.clone();
         let now = self.now();
+        if !actor.is_msp() {
+            // The server reaches hosts over SSH with the MSP's credentials: only MSP roles
+            // may set that off, whoever requested the job.
+            job.state = JobState::Failed;
+            job.reason = Some("Only an MSP admin or operator may approve installing the agent over SSH; ask one to request it again (works host install-agent).".to_owned());
+            job.updated_at = now;
+            job.finished_at = Some(now);
+            let audit = self.draft(actor, job.org_id.clone(), "job.finish", "job", Some(&job.id), Outcome::Denied, "Agent installation over SSH approved by someone outside the MSP roles; not run".to_owned());
+            if let Err(e) = self.store.update_job(&job, JobState::Queued, audit).await {
+                tracing::warn!(job_id = %job.id, error = %e, "could not record a refused agent installation");
+            }
+            return;
+        }
         job.state = JobState::Running;
         job.attempts += 1;
         job.claimed_at = Some(now);

@@ -577,6 +577,14 @@ async fn agent_installation_needs_msp_roles_a_verified_host_and_a_typed_phrase_a
         let e = works.job_approve(admin, &job.id, ApproveJob { phrase: "install agent on acme-web-02".into() }).await.unwrap_err();
         assert_eq!(field(&e), "phrase");
         assert_eq!(probe.installs.load(Ordering::SeqCst), 0, "nothing runs before the phrase");
+        // The organization's admin may approve risky work on its nodes, but not an SSH
+        // installation with the MSP's credentials: refused, recorded, nothing runs.
+        let other = works.host_install_agent(admin, &id).await.unwrap();
+        works.job_approve(&w.a_admin.actor, &other.id, ApproveJob { phrase: "install agent on acme-web-01".into() }).await.unwrap();
+        let refused = works.job_get(admin, &other.id).await.unwrap();
+        assert_eq!(refused.state, JobState::Failed, "{refused:#?}");
+        assert!(refused.reason.as_deref().unwrap().contains("Only an MSP admin or operator"), "{refused:#?}");
+        assert_eq!(probe.installs.load(Ordering::SeqCst), 0);
 
         works.job_approve(admin, &job.id, ApproveJob { phrase: "install agent on acme-web-01".into() }).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
