@@ -9,9 +9,10 @@
 //! [`crate::probe::InstallStep`]. It makes a one-time enrollment token for the node
 //! and hands it to the adapter, which passes it on standard input only; the token never
 //! reaches a transcript, an audit record or a log. The installation is recorded as an
-//! access attempt with its transcript, plain-English reason and next action, and the job
-//! ends succeeded or failed with it. The agent then checks in by itself and the node
-//! goes online.
+//! access attempt with its transcript, plain-English reason and next action; it ends
+//! when the agent's first check-in took the node online (or after a short wait for it),
+//! and the job ends succeeded or failed with it. Only MSP roles may approve it: the
+//! server signs in with the MSP's credentials.
 //!
 //! The core decides (who may, which host, which node, which server address, which
 //! token); `works-ssh` executes.
@@ -33,6 +34,8 @@ use crate::works::Works;
 
 /// How long a whole installation may take (copying the binary included).
 pub const INSTALL_TIMEOUT_SECS: u64 = 600;
+/// How long a successful installation waits for the agent's first check-in.
+pub const CHECKIN_WAIT_SECS: u64 = 90;
 
 /// Where the server finds the agent to copy, and the address agents reach it at.
 #[derive(Debug, Clone)]
@@ -187,7 +190,7 @@ impl Works {
             let (state, reason, result) = match works.install_on_host(&actor, &job, &host_id).await {
                 Ok((attempt, started_as)) => (
                     JobState::Succeeded,
-                    format!("The agent was installed and enrolled, and runs as a {started_as}; the node goes online at its first check-in."),
+                    format!("The agent was installed and enrolled, and runs as a {started_as}; the attempt's transcript says whether it has checked in."),
                     json!({ "attempt_id": attempt.id, "started_as": started_as }),
                 ),
                 Err((attempt, why)) => (JobState::Failed, why, json!({ "attempt_id": attempt })),
@@ -280,7 +283,6 @@ impl Works {
                 technical: format!("The installation ran past {INSTALL_TIMEOUT_SECS} seconds and was stopped."),
             }),
         };
-        let now = self.now();
         let subject = probe::Subject {
             host_name: &h.name,
             host_address: &h.address,
@@ -288,12 +290,29 @@ impl Works {
             jumpbox_address: jumpbox.as_ref().map(|j| j.address.as_str()),
             host_id: &h.id,
         };
+        let checked_in = match &result {
+            Ok(_) => self.first_checkin_since(&job.node_id, a.started_at).await,
+            Err(_) => None,
+        };
+        let now = self.now();
         let (outcome, summary, ended) = match result {
             Ok(started_as) => {
                 a.status = AttemptStatus::Succeeded;
                 a.stage = Stage { hop: Hop::Target, step: Step::Done };
-                a.next_action = Some(format!("Nothing to do: the agent runs as a {started_as} and the node goes online at its first check-in (works node get {}).", job.node_id));
                 a.transcript.push(TranscriptEntry { at: now, hop: Hop::Target, step: Step::Done, message: format!("The agent is installed, enrolled and running as a {started_as}.") });
+                match checked_in {
+                    Some(at) => {
+                        a.transcript.push(TranscriptEntry { at: now, hop: Hop::Target, step: Step::Done, message: format!("The agent checked in at {}: the node is online.", at.format("%H:%M:%S UTC")) });
+                        a.next_action = Some(format!("Nothing to do: the node is online (works node get {}).", job.node_id));
+                    }
+                    None => {
+                        a.transcript.push(TranscriptEntry { at: now, hop: Hop::Target, step: Step::Done, message: format!("The agent has not checked in within {CHECKIN_WAIT_SECS} seconds.") });
+                        a.next_action = Some(format!(
+                            "Wait for the agent's first check-in (works node get {}); if the node stays offline, read ~/.works-agent/agent.log on {} (or journalctl -u works-agent).",
+                            job.node_id, h.name
+                        ));
+                    }
+                }
                 (Outcome::Succeeded, format!("Installed the agent on host {} along {}", h.name, a.route), Ok(started_as))
             }
             Err(f) => {
@@ -320,6 +339,23 @@ impl Works {
         match ended {
             Ok(started_as) => Ok((a, started_as)),
             Err(reason) => Err((Some(a.id), reason)),
+        }
+    }
+
+    /// When the node's agent first checked in since `since`, waiting up to
+    /// [`CHECKIN_WAIT_SECS`].
+    async fn first_checkin_since(&self, node_id: &str, since: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(CHECKIN_WAIT_SECS);
+        loop {
+            if let Ok(Some(node)) = self.store.get_node(node_id).await {
+                if let Some(at) = node.last_checkin_at.filter(|at| *at >= since) {
+                    return Some(at);
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     }
 

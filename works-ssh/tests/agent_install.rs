@@ -119,10 +119,11 @@ async fn one_typed_approval_takes_a_verified_host_through_the_jumpbox_to_an_onli
     );
     let attempt = attempt.unwrap();
     assert_eq!(attempt.status, AttemptStatus::Succeeded);
+    assert!(attempt.next_action.as_deref().unwrap_or_default().contains("the node is online"), "{attempt:#?}");
     assert_eq!(attempt.stage.step, Step::Done);
     assert!(attempt.route.contains("bastion"), "{}", attempt.route);
     let said: Vec<&str> = attempt.transcript.iter().map(|t| t.message.as_str()).collect();
-    for needle in ["copying the agent", "enrolling the agent", "starting the agent", "running as a start script"] {
+    for needle in ["copying the agent", "enrolling the agent", "starting the agent", "running as a start script", "checked in", "the node is online"] {
         assert!(said.iter().any(|m| m.contains(needle)), "{needle}: {said:#?}");
     }
 
