@@ -2,6 +2,9 @@
 //! `works serve` process over HTTP, on SQLite or PostgreSQL. Prints check-ins per second
 //! and latency percentiles. Bounded in count and time; loopback only.
 //!
+//! `works-bench discovery --hosts N`: SSH discovery across N real sshd hosts behind one
+//! jumpbox, ours against Ansible's (see `discovery.rs`; needs root).
+//!
 //! ```sh
 //! cargo build --release -p works-cli -p works-bench
 //! target/release/works-bench checkins --agents 500 --seconds 10 --concurrency 64
@@ -18,6 +21,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use works_core::{EnrollRequest, NewNode, NewOrg, Works};
+
+mod discovery;
 
 #[derive(Parser)]
 #[command(about = "Benchmarks against a real Anthropy Works server process")]
@@ -46,6 +51,15 @@ enum Bench {
         #[arg(long)]
         works_bin: Option<PathBuf>,
     },
+    /// SSH discovery across many hosts behind one jumpbox: ours against Ansible (needs root).
+    Discovery {
+        /// How many target sshd hosts to make behind the jumpbox (1 to 250).
+        #[arg(long, default_value_t = 10)]
+        hosts: usize,
+        /// The virtual environment with ansible-core (scripts/bench-ansible-setup).
+        #[arg(long, default_value = "target/bench-ansible")]
+        ansible: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -54,6 +68,7 @@ async fn main() -> Result<()> {
         Bench::Checkins { agents, concurrency, seconds, database, works_bin } => {
             checkins(agents.clamp(1, 100_000), concurrency.clamp(1, 1024), seconds.clamp(1, 300), database, works_bin).await
         }
+        Bench::Discovery { hosts, ansible } => discovery::discovery(hosts.clamp(1, 250), ansible).await,
     }
 }
 

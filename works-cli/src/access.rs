@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use works_core::{
-    AccessAttempt, Api, AttemptQuery, AttemptStatus, Error, Host, HostQuery, Jumpbox, NewHost, NewJumpbox, NewSshCredential, PageQuery, Result,
+    AccessAttempt, Api, AttemptQuery, AttemptStatus, Error, Host, HostQuery, HostUpdate, Jumpbox, JumpboxUpdate, NewHost, NewJumpbox, NewSshCredential, PageQuery, Result,
     SshCredential,
 };
 
@@ -59,6 +59,23 @@ pub enum JumpboxCommand {
     Get { id: String },
     /// Clear the pinned host key, after the jumpbox's owner confirmed the new one
     ForgetHostKey { id: String },
+    /// Change a jumpbox; options left out stay as they are. A new address or port clears the pinned host key
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long)]
+        user: Option<String>,
+        /// The SSH credential's id
+        #[arg(long, value_name = "ID")]
+        credential: Option<String>,
+    },
+    /// Delete a jumpbox no host goes through
+    Delete { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +121,29 @@ pub enum HostCommand {
     },
     /// Register a verified host as a node candidate of its organization (no agent yet)
     Register { id: String },
+    /// Change a host profile; options left out stay as they are. Changing how it is reached needs Test Access again
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long)]
+        user: Option<String>,
+        /// The SSH credential's id
+        #[arg(long, value_name = "ID")]
+        credential: Option<String>,
+        /// Reach the host through this jumpbox (name or id); "" for a direct route
+        #[arg(long)]
+        jumpbox: Option<String>,
+    },
+    /// Delete a host profile and its attempts (a node it was registered as stays)
+    Delete { id: String },
+    /// Request installing the agent on a verified host over its SSH route; a person then
+    /// approves the job by typing its phrase (works job approve ID --phrase "install agent on NAME")
+    InstallAgent { id: String },
     /// Clear the pinned host key, after the host's owner confirmed the new one
     ForgetHostKey { id: String },
     /// Test Access attempts, newest first
@@ -185,6 +225,10 @@ pub async fn jumpbox(api: &dyn Api, cmd: JumpboxCommand, as_json: bool) -> Resul
         }
         JumpboxCommand::Get { id } => ("", api.jumpbox_get(&id).await?),
         JumpboxCommand::ForgetHostKey { id } => ("Cleared. The next Test Access through it pins the key it sees.", api.jumpbox_forget_host_key(&id).await?),
+        JumpboxCommand::Update { id, name, address, port, user, credential } => {
+            ("Changed.", api.jumpbox_update(&id, JumpboxUpdate { name, address, port, user, credential_id: credential }).await?)
+        }
+        JumpboxCommand::Delete { id } => ("Deleted.", api.jumpbox_delete(&id).await?),
     };
     if as_json {
         return json(&j);
@@ -235,6 +279,32 @@ pub async fn host(api: &dyn Api, cmd: HostCommand, as_json: bool) -> Result<Stri
                 })
                 .collect();
             Ok(table(&["ID", "NAME", "ADDRESS", "ROUTE", "VERIFIED", "NODE"], &rows))
+        }
+        HostCommand::Update { id, name, address, port, user, credential, jumpbox } => {
+            let h = api.host_update(&id, HostUpdate { name, address, port, user, credential_id: credential, jumpbox }).await?;
+            if as_json {
+                return json(&h);
+            }
+            let next = if h.verified_at.is_none() { format!(" Next: works host test-access {}", h.id) } else { String::new() };
+            Ok(format!("Changed.{next}\n\n{}", host_fields(&h)))
+        }
+        HostCommand::Delete { id } => {
+            let h = api.host_delete(&id).await?;
+            if as_json {
+                return json(&h);
+            }
+            Ok(format!("Deleted.\n\n{}", host_fields(&h)))
+        }
+        HostCommand::InstallAgent { id } => {
+            let job = api.host_install_agent(&id).await?;
+            if as_json {
+                return json(&job);
+            }
+            let phrase = job.approval_phrase.clone().unwrap_or_default();
+            Ok(format!(
+                "Requested: job {} waits for approval. To install, a person types the phrase:\n  works job approve {} --phrase \"{phrase}\"\nThe server then installs the agent over SSH; follow it with works host attempts --host {id}.\n",
+                job.id, job.id
+            ))
         }
         HostCommand::Get { id } => {
             let h = api.host_get(&id).await?;

@@ -57,6 +57,7 @@ pub async fn open_works(url: &str) -> Result<(Works, Bootstrap)> {
     }
     works = works.with_config(works_core::CoreConfig { openclaw_repository: openclaw_repository()?, ..Default::default() });
     works = works.with_drive(Arc::new(works_drive::GoogleDrive::from_env()?));
+    if let Some(install) = works_core::agent_install::config_from_env()? { works = works.with_agent_install(install)?; }
     let outcome = works.bootstrap(secrets::from_env("WORKS_ADMIN_PASSWORD")).await?;
     Ok((works, outcome))
 }

@@ -60,6 +60,25 @@ fn story(env: &Env, mode: &[&str], tag: &str, org: &str, key_file: &str, key: &s
     let shown = run(&["host", "get", &host.id]).ok();
     assert!(shown.stdout.contains("not pinned yet"), "{}", shown.stdout);
 
+    // Editing and deleting.
+    let bad = run(&["host", "update", &host.id, "--address=$(touch /tmp/works-pwned)"]).fails_with(2);
+    assert!(bad.stderr.contains("field: address"), "{}", bad.stderr);
+    let changed = run(&["host", "update", &host.id, "--name", &format!("web-{tag}-2"), "--jumpbox", &format!("bastion-{tag}")]).ok();
+    assert!(changed.stdout.contains("Changed.") && changed.stdout.contains(&format!("web-{tag}-2")), "{}", changed.stdout);
+    let jumpboxes: works_core::Listing<works_core::Jumpbox> = run(&["--json", "jumpbox", "list"]).ok().typed();
+    let jb = jumpboxes.items.iter().find(|j| j.name == format!("bastion-{tag}")).unwrap().id.clone();
+    let in_use = run(&["jumpbox", "delete", &jb]).fails_with(5);
+    assert!(in_use.stderr.contains(&format!("web-{tag}-2")) && in_use.stderr.contains("another route"), "{}", in_use.stderr);
+    let moved = run(&["jumpbox", "update", &jb, "--port", "2222"]).ok();
+    assert!(moved.stdout.contains("127.0.0.1:2222"), "{}", moved.stdout);
+    // This server was started without an address for agents.
+    let install = run(&["host", "install-agent", &host.id]).fails_with(6);
+    assert!(install.stderr.contains("WORKS_AGENT_SERVER_URL"), "{}", install.stderr);
+    run(&["host", "update", &host.id, "--jumpbox", ""]).ok();
+    run(&["host", "delete", &host.id]).ok();
+    run(&["host", "get", &host.id]).fails_with(3);
+    run(&["jumpbox", "delete", &jb]).ok();
+
     for text in outputs {
         for l in &key_lines {
             assert!(!text.contains(l), "a private key line shows in the output");

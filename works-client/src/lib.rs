@@ -559,6 +559,31 @@ impl Api for RemoteClient {
         self.json(self.request(Method::POST, &["hosts", id, "forget-host-key"])?).await
     }
 
+    async fn jumpbox_update(&self, id: &str, input: works_core::JumpboxUpdate) -> Result<works_core::Jumpbox> {
+        let id = Self::id_segment("jumpbox", id)?;
+        self.json(self.request(Method::PATCH, &["jumpboxes", id])?.json(&input)).await
+    }
+
+    async fn jumpbox_delete(&self, id: &str) -> Result<works_core::Jumpbox> {
+        let id = Self::id_segment("jumpbox", id)?;
+        self.json(self.request(Method::DELETE, &["jumpboxes", id])?).await
+    }
+
+    async fn host_update(&self, id: &str, input: works_core::HostUpdate) -> Result<works_core::Host> {
+        let id = Self::id_segment("host", id)?;
+        self.json(self.request(Method::PATCH, &["hosts", id])?.json(&input)).await
+    }
+
+    async fn host_delete(&self, id: &str) -> Result<works_core::Host> {
+        let id = Self::id_segment("host", id)?;
+        self.json(self.request(Method::DELETE, &["hosts", id])?).await
+    }
+
+    async fn host_install_agent(&self, id: &str) -> Result<works_core::Job> {
+        let id = Self::id_segment("host", id)?;
+        self.json(self.request(Method::POST, &["hosts", id, "install-agent"])?).await
+    }
+
     async fn access_attempt_list(&self, query: works_core::AttemptQuery) -> Result<Listing<works_core::AccessAttempt>> {
         self.json(self.request(Method::GET, &["access-attempts"])?.query(&query)).await
     }

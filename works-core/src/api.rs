@@ -119,6 +119,11 @@ pub trait Api: Send + Sync {
     async fn host_test_access(&self, id: &str) -> Result<AccessAttempt>;
     async fn host_register(&self, id: &str) -> Result<Node>;
     async fn host_forget_host_key(&self, id: &str) -> Result<Host>;
+    async fn jumpbox_update(&self, id: &str, input: crate::hosts::JumpboxUpdate) -> Result<Jumpbox>;
+    async fn jumpbox_delete(&self, id: &str) -> Result<Jumpbox>;
+    async fn host_update(&self, id: &str, input: crate::hosts::HostUpdate) -> Result<Host>;
+    async fn host_delete(&self, id: &str) -> Result<Host>;
+    async fn host_install_agent(&self, id: &str) -> Result<Job>;
     async fn access_attempt_list(&self, query: AttemptQuery) -> Result<Listing<AccessAttempt>>;
     async fn access_attempt_get(&self, id: &str) -> Result<AccessAttempt>;
 
@@ -397,6 +402,21 @@ impl Api for Session {
     }
     async fn host_forget_host_key(&self, id: &str) -> Result<Host> {
         self.works.host_forget_host_key(&self.actor, id).await
+    }
+    async fn jumpbox_update(&self, id: &str, input: crate::hosts::JumpboxUpdate) -> Result<Jumpbox> {
+        self.works.jumpbox_update(&self.actor, id, input).await
+    }
+    async fn jumpbox_delete(&self, id: &str) -> Result<Jumpbox> {
+        self.works.jumpbox_delete(&self.actor, id).await
+    }
+    async fn host_update(&self, id: &str, input: crate::hosts::HostUpdate) -> Result<Host> {
+        self.works.host_update(&self.actor, id, input).await
+    }
+    async fn host_delete(&self, id: &str) -> Result<Host> {
+        self.works.host_delete(&self.actor, id).await
+    }
+    async fn host_install_agent(&self, id: &str) -> Result<Job> {
+        self.works.host_install_agent(&self.actor, id).await
     }
     async fn access_attempt_list(&self, query: AttemptQuery) -> Result<Listing<AccessAttempt>> {
         self.works.access_attempt_list(&self.actor, query).await

@@ -154,6 +154,46 @@ pub struct NewHost {
     pub jumpbox: Option<String>,
 }
 
+/// Changes to a jumpbox; fields left out stay as they are. A new address or port clears
+/// the pinned host key (it belongs to the old machine).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JumpboxUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub credential_id: Option<String>,
+}
+
+/// Changes to a host profile; fields left out stay as they are. A new address or port
+/// clears the pinned host key; any change to how the host is reached (address, port,
+/// user, credential, route) clears `verified_at` until Test Access passes again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HostUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub credential_id: Option<String>,
+    /// A jumpbox's id or name; an empty text for a direct route.
+    #[serde(default)]
+    pub jumpbox: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[serde(deny_unknown_fields)]
@@ -312,8 +352,16 @@ pub trait AccessStore: Send + Sync + 'static {
     async fn list_jumpboxes(&self, page: Page) -> Result<Vec<Jumpbox>>;
     /// Clears the pinned host key.
     async fn clear_jumpbox_host_key(&self, id: &str, at: DateTime<Utc>, audit: AuditDraft) -> Result<()>;
+    /// Writes every field of the jumpbox (name, address, port, user, credential, pinned key).
+    async fn update_jumpbox(&self, jumpbox: &Jumpbox, audit: AuditDraft) -> Result<()>;
+    /// Deletes it; `Error::Conflict` naming the hosts that still go through it.
+    async fn delete_jumpbox(&self, id: &str, audit: AuditDraft) -> Result<()>;
 
     async fn insert_host(&self, host: &Host, audit: AuditDraft) -> Result<()>;
+    /// Writes every field of the host profile (not its node).
+    async fn update_host(&self, host: &Host, audit: AuditDraft) -> Result<()>;
+    /// Deletes the host profile and its attempts; `Error::Conflict` while an attempt runs.
+    async fn delete_host(&self, id: &str, audit: AuditDraft) -> Result<()>;
     async fn get_host(&self, id: &str) -> Result<Option<Host>>;
     /// `Scope::Org` → that organization's; `Scope::User` → none. By name.
     async fn list_hosts(&self, scope: &Scope, org_id: Option<&str>, page: Page) -> Result<Vec<Host>>;
@@ -471,6 +519,11 @@ pub fn docker_failure(d: &Discovery) -> Option<FailureKind> {
     }
 }
 
+/// "field: old → new" for each field that changed.
+fn changes(fields: &[(&str, &String, &String)]) -> Vec<String> {
+    fields.iter().filter(|(_, a, b)| a != b).map(|(f, a, b)| format!("{f} {a} → {b}")).collect()
+}
+
 // --- operations ---
 
 impl Works {
@@ -617,6 +670,71 @@ impl Works {
         .await
     }
 
+    /// Changes a jumpbox (MSP roles). Every field passes the same checks as when added.
+    pub async fn jumpbox_update(&self, actor: &Actor, id: &str, input: JumpboxUpdate) -> Result<Jumpbox> {
+        self.change(actor, "jumpbox.update", "jumpbox", Some(id), async {
+            access::require_msp(actor, "manage jumpboxes")?;
+            let before = self.jumpbox(id).await?;
+            let mut j = before.clone();
+            if let Some(name) = &input.name {
+                j.name = validate::ssh_name("name", name)?;
+            }
+            if let Some(address) = &input.address {
+                j.address = validate::ssh_address("address", address)?;
+            }
+            if input.port.is_some() {
+                j.port = validate::ssh_port("port", input.port)?;
+            }
+            if let Some(user) = &input.user {
+                j.user = validate::ssh_user("user", user)?;
+            }
+            if let Some(c) = &input.credential_id {
+                j.credential_id = self.credential_for("credential_id", c).await?.credential.id;
+            }
+            let changes = changes(&[
+                ("name", &before.name, &j.name),
+                ("address", &before.address, &j.address),
+                ("port", &before.port.to_string(), &j.port.to_string()),
+                ("user", &before.user, &j.user),
+                ("credential", &before.credential_id, &j.credential_id),
+            ]);
+            if changes.is_empty() {
+                return Ok(before);
+            }
+            let moved = before.address != j.address || before.port != j.port;
+            if moved {
+                j.host_key = None;
+                j.host_key_fingerprint = None;
+            }
+            j.updated_at = self.now();
+            let cleared = if moved && before.host_key.is_some() { "; the pinned host key was cleared (new address)" } else { "" };
+            let audit = self.draft(
+                actor,
+                None,
+                "jumpbox.update",
+                "jumpbox",
+                Some(&j.id),
+                Outcome::Succeeded,
+                format!("Changed jumpbox {}: {}{cleared}", before.name, changes.join(", ")),
+            );
+            self.store.update_jumpbox(&j, audit).await?;
+            Ok(j)
+        })
+        .await
+    }
+
+    /// Deletes a jumpbox no host goes through (MSP roles).
+    pub async fn jumpbox_delete(&self, actor: &Actor, id: &str) -> Result<Jumpbox> {
+        self.change(actor, "jumpbox.delete", "jumpbox", Some(id), async {
+            access::require_msp(actor, "manage jumpboxes")?;
+            let j = self.jumpbox(id).await?;
+            let audit = self.draft(actor, None, "jumpbox.delete", "jumpbox", Some(&j.id), Outcome::Succeeded, format!("Deleted jumpbox {} ({}@{}:{})", j.name, j.user, j.address, j.port));
+            self.store.delete_jumpbox(&j.id, audit).await?;
+            Ok(j)
+        })
+        .await
+    }
+
     async fn jumpbox(&self, id: &str) -> Result<Jumpbox> {
         let not_found = || Error::not_found("jumpbox", id);
         let id = validate::id("id", id).map_err(|_| not_found())?;
@@ -725,6 +843,111 @@ impl Works {
         .await
     }
 
+    /// Changes a host profile (MSP roles). Every field passes the same checks as when added.
+    pub async fn host_update(&self, actor: &Actor, id: &str, input: HostUpdate) -> Result<Host> {
+        self.change(actor, "host.update", "host", Some(id), async {
+            let before = self.visible_host(actor, id).await?;
+            access::require_msp(actor, "manage hosts")?;
+            let mut h = before.clone();
+            if let Some(name) = &input.name {
+                h.name = validate::ssh_name("name", name)?;
+            }
+            if let Some(address) = &input.address {
+                h.address = validate::ssh_address("address", address)?;
+            }
+            if input.port.is_some() {
+                h.port = validate::ssh_port("port", input.port)?;
+            }
+            if let Some(user) = &input.user {
+                h.user = validate::ssh_user("user", user)?;
+            }
+            if let Some(c) = &input.credential_id {
+                h.credential_id = self.credential_for("credential_id", c).await?.credential.id;
+            }
+            let mut route_names = (String::new(), String::new());
+            if let Some(j) = &input.jumpbox {
+                let old = match &before.jumpbox_id {
+                    Some(id) => self.store.get_jumpbox(id).await?.map(|j| j.name).unwrap_or_else(|| id.clone()),
+                    None => "direct".to_owned(),
+                };
+                h.jumpbox_id = match j.trim() {
+                    "" => None,
+                    j => Some(self.jumpbox_named("jumpbox", j).await?.id),
+                };
+                let new = match &h.jumpbox_id {
+                    Some(id) => self.store.get_jumpbox(id).await?.map(|j| j.name).unwrap_or_else(|| id.clone()),
+                    None => "direct".to_owned(),
+                };
+                route_names = (old, new);
+            }
+            let changes = changes(&[
+                ("name", &before.name, &h.name),
+                ("address", &before.address, &h.address),
+                ("port", &before.port.to_string(), &h.port.to_string()),
+                ("user", &before.user, &h.user),
+                ("credential", &before.credential_id, &h.credential_id),
+                ("route", &route_names.0, &route_names.1),
+            ]);
+            if changes.is_empty() {
+                return Ok(before);
+            }
+            let moved = before.address != h.address || before.port != h.port;
+            if moved {
+                h.host_key = None;
+                h.host_key_fingerprint = None;
+            }
+            let reach_changed = moved || before.user != h.user || before.credential_id != h.credential_id || before.jumpbox_id != h.jumpbox_id;
+            if reach_changed {
+                h.verified_at = None;
+            }
+            h.updated_at = self.now();
+            let mut note = String::new();
+            if moved && before.host_key.is_some() {
+                note.push_str("; the pinned host key was cleared (new address)");
+            }
+            if reach_changed && before.verified_at.is_some() {
+                note.push_str("; it needs Test Access again");
+            }
+            let audit = self.draft(
+                actor,
+                Some(h.org_id.clone()),
+                "host.update",
+                "host",
+                Some(&h.id),
+                Outcome::Succeeded,
+                format!("Changed host {}: {}{note}", before.name, changes.join(", ")),
+            );
+            self.store.update_host(&h, audit).await?;
+            Ok(h)
+        })
+        .await
+    }
+
+    /// Deletes a host profile and its attempts (MSP roles). A node it was registered as
+    /// stays; retire it separately.
+    pub async fn host_delete(&self, actor: &Actor, id: &str) -> Result<Host> {
+        self.change(actor, "host.delete", "host", Some(id), async {
+            let h = self.visible_host(actor, id).await?;
+            access::require_msp(actor, "manage hosts")?;
+            let node = match &h.node_id {
+                Some(n) => format!("; node {n} it was registered as stays (retire it separately)"),
+                None => String::new(),
+            };
+            let audit = self.draft(
+                actor,
+                Some(h.org_id.clone()),
+                "host.delete",
+                "host",
+                Some(&h.id),
+                Outcome::Succeeded,
+                format!("Deleted host {} ({}@{}:{}) and its access attempts{node}", h.name, h.user, h.address, h.port),
+            );
+            self.store.delete_host(&h.id, audit).await?;
+            Ok(h)
+        })
+        .await
+    }
+
     async fn visible_host(&self, actor: &Actor, id: &str) -> Result<Host> {
         let not_found = || Error::not_found("host", id);
         let id = validate::id("id", id).map_err(|_| not_found())?;
@@ -774,37 +997,7 @@ impl Works {
             let Some(prober) = self.access_probe.clone() else {
                 return Err(Error::unavailable("This server was started without the SSH access layer, so it cannot test access. Start it with `works serve`, which includes it."));
             };
-            let sealer = self.sealer()?;
-            let jumpbox = match &h.jumpbox_id {
-                Some(j) => Some(self.store.get_jumpbox(j).await?.ok_or_else(|| Error::conflict(None, "The host's jumpbox no longer exists; give the host another route."))?),
-                None => None,
-            };
-            let endpoint = |address: &str, port: u16, user: &str, cred: &str, pinned: Option<String>| {
-                let address = validate::ssh_address("address", address)?;
-                let user = validate::ssh_user("user", user)?;
-                let port = validate::ssh_port("port", Some(port))?;
-                Ok::<_, Error>((address, port, user, cred.to_owned(), pinned))
-            };
-            let target_parts = endpoint(&h.address, h.port, &h.user, &h.credential_id, h.host_key.clone())?;
-            let jump_parts = jumpbox.as_ref().map(|j| endpoint(&j.address, j.port, &j.user, &j.credential_id, j.host_key.clone())).transpose()?;
-            let open = |(address, port, user, cred, pinned): (String, u16, String, String, Option<String>)| {
-                let sealer = sealer.clone();
-                let store = self.store.clone();
-                async move {
-                    let rec = store.get_ssh_credential(&cred).await?.ok_or_else(|| Error::conflict(None, "The credential of this route no longer exists; choose another one."))?;
-                    let key = sealer.open_text(&seal_purpose(&rec.credential.id), &rec.sealed_key)?;
-                    Ok::<_, Error>(ProbeEndpoint { address, port, user, private_key: SecretText::new(key), pinned_host_key: pinned })
-                }
-            };
-            let target = open(target_parts).await?;
-            let jump = match jump_parts {
-                Some(p) => Some(open(p).await?),
-                None => None,
-            };
-            let route_text = match &jumpbox {
-                Some(j) => format!("{}@{}:{} (jumpbox {}) → {}@{}:{} (host {})", j.user, j.address, j.port, j.name, h.user, h.address, h.port, h.name),
-                None => format!("{}@{}:{} (host {}, direct)", h.user, h.address, h.port, h.name),
-            };
+            let (route, jumpbox, route_text) = self.route_for(&h).await?;
             let now = self.now();
             let first = if jumpbox.is_some() { Hop::Jumpbox } else { Hop::Target };
             let attempt = AccessAttempt {
@@ -837,7 +1030,6 @@ impl Works {
                 format!("Started Test Access to host {} along {route_text}", h.name),
             );
             self.store.insert_access_attempt(&attempt, audit).await?;
-            let route = ProbeRoute { jumpbox: jump, target, connect_timeout_secs: CONNECT_TIMEOUT_SECS, command_timeout_secs: COMMAND_TIMEOUT_SECS };
             let works = self.clone();
             let run = attempt.clone();
             let actor = actor.clone();
@@ -847,6 +1039,43 @@ impl Works {
             Ok(attempt)
         })
         .await
+    }
+
+    /// The route to a host with its keys unsealed, its jumpbox, and the route in words.
+    pub(crate) async fn route_for(&self, h: &Host) -> Result<(ProbeRoute, Option<Jumpbox>, String)> {
+        let sealer = self.sealer()?;
+        let jumpbox = match &h.jumpbox_id {
+            Some(j) => Some(self.store.get_jumpbox(j).await?.ok_or_else(|| Error::conflict(None, "The host's jumpbox no longer exists; give the host another route."))?),
+            None => None,
+        };
+        let endpoint = |address: &str, port: u16, user: &str, cred: &str, pinned: Option<String>| {
+            let address = validate::ssh_address("address", address)?;
+            let user = validate::ssh_user("user", user)?;
+            let port = validate::ssh_port("port", Some(port))?;
+            Ok::<_, Error>((address, port, user, cred.to_owned(), pinned))
+        };
+        let target_parts = endpoint(&h.address, h.port, &h.user, &h.credential_id, h.host_key.clone())?;
+        let jump_parts = jumpbox.as_ref().map(|j| endpoint(&j.address, j.port, &j.user, &j.credential_id, j.host_key.clone())).transpose()?;
+        let open = |(address, port, user, cred, pinned): (String, u16, String, String, Option<String>)| {
+            let sealer = sealer.clone();
+            let store = self.store.clone();
+            async move {
+                let rec = store.get_ssh_credential(&cred).await?.ok_or_else(|| Error::conflict(None, "The credential of this route no longer exists; choose another one."))?;
+                let key = sealer.open_text(&seal_purpose(&rec.credential.id), &rec.sealed_key)?;
+                Ok::<_, Error>(ProbeEndpoint { address, port, user, private_key: SecretText::new(key), pinned_host_key: pinned })
+            }
+        };
+        let target = open(target_parts).await?;
+        let jump = match jump_parts {
+            Some(p) => Some(open(p).await?),
+            None => None,
+        };
+        let route_text = match &jumpbox {
+            Some(j) => format!("{}@{}:{} (jumpbox {}) → {}@{}:{} (host {})", j.user, j.address, j.port, j.name, h.user, h.address, h.port, h.name),
+            None => format!("{}@{}:{} (host {}, direct)", h.user, h.address, h.port, h.name),
+        };
+        let route = ProbeRoute { jumpbox: jump, target, connect_timeout_secs: CONNECT_TIMEOUT_SECS, command_timeout_secs: COMMAND_TIMEOUT_SECS };
+        Ok((route, jumpbox, route_text))
     }
 
     async fn run_attempt(&self, actor: &Actor, mut a: AccessAttempt, h: Host, j: Option<Jumpbox>, prober: Arc<dyn probe::AccessProbe>, route: ProbeRoute) {
@@ -945,6 +1174,8 @@ impl Works {
                     Step::Authenticate => format!("Signing in to the {whom}."),
                     Step::Discover => format!("Running the built-in read-only checks on the {whom}."),
                     Step::Docker => format!("Checking Docker on the {whom}."),
+                    Step::Install => format!("Installing the agent on the {whom}."),
+                    Step::Enroll => format!("Enrolling the agent on the {whom}."),
                     Step::Done => "Done.".to_owned(),
                 };
                 a.transcript.push(TranscriptEntry { at: now, hop, step, message });

@@ -393,6 +393,7 @@ impl Works {
             let audit = self.draft(actor, job.org_id.clone(), "job.approve", "job", Some(&job.id), Outcome::Succeeded, format!("Approved \"{expected}\""));
             self.store.update_job(&job, before, audit).await?;
             self.follow_job(actor, &job).await;
+            self.start_approved_agent_install(actor, &job).await;
             self.job_signal.notify_waiters();
             Ok(job)
         })

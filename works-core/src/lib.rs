@@ -25,6 +25,7 @@ pub mod fleet_store;
 pub mod instances;
 pub mod health;
 pub mod history;
+pub mod agent_install;
 pub mod hosts;
 pub mod jobs;
 pub mod lifecycle;
@@ -75,7 +76,7 @@ pub use jobs::{ApproveJob, Job, JobFilter, JobKind, JobQuery, JobState, NewJob, 
 pub use instances::{Instance, InstanceFilter, InstanceQuery, InstanceState, InstanceStore, TakeoverInput};
 pub use nodes::{Container, ContainerMount, NewNode, Node, NodeHealth, NodeQuery, NodeStatus, NodeThresholds, PublishedPort, RenameNode};
 pub use hosts::{
-    AccessAttempt, AccessStore, AttemptQuery, AttemptStatus, Discovery, FoundContainer, Host, HostQuery, Jumpbox, NewHost, NewJumpbox,
+    AccessAttempt, AccessStore, AttemptQuery, AttemptStatus, Discovery, FoundContainer, Host, HostQuery, HostUpdate, Jumpbox, JumpboxUpdate, NewHost, NewJumpbox,
     NewSshCredential, PageQuery, SshCredential, Stage, TranscriptEntry,
 };
 pub use probe::{AccessProbe, FailureKind, Hop, Step};

@@ -51,6 +51,10 @@ pub enum Step {
     Discover,
     /// Checking that Docker is installed and usable.
     Docker,
+    /// Copying the agent and writing its start script (agent installation).
+    Install,
+    /// The agent exchanging its one-time token for its own credential, and starting.
+    Enroll,
     /// Nothing left to do.
     Done,
 }
@@ -63,11 +67,13 @@ impl Step {
             Step::Authenticate => "authenticate",
             Step::Discover => "discover",
             Step::Docker => "docker",
+            Step::Install => "install",
+            Step::Enroll => "enroll",
             Step::Done => "done",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Step::Connect, Step::HostKey, Step::Authenticate, Step::Discover, Step::Docker, Step::Done].into_iter().find(|v| v.as_str() == s)
+        [Step::Connect, Step::HostKey, Step::Authenticate, Step::Discover, Step::Docker, Step::Install, Step::Enroll, Step::Done].into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -98,12 +104,16 @@ pub enum FailureKind {
     DockerNotRunning,
     /// The attempt was cut off (the server stopped, or it ran past its time).
     Interrupted,
+    /// Copying the agent, writing its files or starting it failed on the host.
+    InstallFailed,
+    /// The agent was copied but could not enroll with the server from the host.
+    EnrollFailed,
     /// Anything else; the technical details tell more.
     Other,
 }
 
 impl FailureKind {
-    pub const ALL: [FailureKind; 12] = [
+    pub const ALL: [FailureKind; 14] = [
         FailureKind::NameNotFound,
         FailureKind::ConnectionRefused,
         FailureKind::TimedOut,
@@ -115,6 +125,8 @@ impl FailureKind {
         FailureKind::DockerNotPermitted,
         FailureKind::DockerNotRunning,
         FailureKind::Interrupted,
+        FailureKind::InstallFailed,
+        FailureKind::EnrollFailed,
         FailureKind::Other,
     ];
 
@@ -131,6 +143,8 @@ impl FailureKind {
             FailureKind::DockerNotPermitted => "docker_not_permitted",
             FailureKind::DockerNotRunning => "docker_not_running",
             FailureKind::Interrupted => "interrupted",
+            FailureKind::InstallFailed => "install_failed",
+            FailureKind::EnrollFailed => "enroll_failed",
             FailureKind::Other => "other",
         }
     }
@@ -273,11 +287,95 @@ pub struct ProbeFailure {
     pub technical: String,
 }
 
+/// The steps of an agent installation, in order. Each runs one command fixed in the
+/// adapter's code; what varies (the binary, the token, the server address) travels on
+/// standard input, never on a command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstallStep {
+    /// Make the agent's folder (`~/.works-agent`, mode 0700).
+    Prepare,
+    /// Copy the agent binary.
+    CopyBinary,
+    /// Write the server address and the one-time enrollment token (mode 0600).
+    WriteSettings,
+    /// Write the start script.
+    WriteStartScript,
+    /// Exchange the token for the agent's own credential; the token file is removed.
+    Enroll,
+    /// Start the agent: a systemd service where systemd runs, otherwise the start script
+    /// in the background (setsid, nohup).
+    Start,
+}
+
+impl InstallStep {
+    pub const ALL: [InstallStep; 6] =
+        [InstallStep::Prepare, InstallStep::CopyBinary, InstallStep::WriteSettings, InstallStep::WriteStartScript, InstallStep::Enroll, InstallStep::Start];
+
+    /// What the step does, for the transcript.
+    pub fn label(self) -> &'static str {
+        match self {
+            InstallStep::Prepare => "making the agent's folder ~/.works-agent",
+            InstallStep::CopyBinary => "copying the agent",
+            InstallStep::WriteSettings => "writing the server address and the one-time enrollment token",
+            InstallStep::WriteStartScript => "writing the start script",
+            InstallStep::Enroll => "enrolling the agent with this server",
+            InstallStep::Start => "starting the agent",
+        }
+    }
+
+    pub fn step(self) -> Step {
+        match self {
+            InstallStep::Enroll | InstallStep::Start => Step::Enroll,
+            _ => Step::Install,
+        }
+    }
+}
+
+/// What an agent installation needs. `server_url` was checked by the core (an http or
+/// https address of plain characters).
+#[derive(Debug, Clone)]
+pub struct InstallRequest {
+    pub route: ProbeRoute,
+    /// The agent binary on this server (the `works` executable, which hosts the agent).
+    pub binary: std::path::PathBuf,
+    /// The address the agent reaches this server at.
+    pub server_url: String,
+    /// The one-time enrollment token.
+    pub token: SecretText,
+}
+
+/// What the adapter reports while it installs.
+#[derive(Debug, Clone)]
+pub enum InstallEvent {
+    /// Signed in to a hop; its host key (verified against the pinned one).
+    Connected { hop: Hop, host_key: String },
+    /// A step started.
+    Started(InstallStep),
+    /// A step finished; `output` is what its command printed (no secrets: none are on
+    /// command lines, and the core redacts it again).
+    Finished { step: InstallStep, output: String },
+}
+
+/// How the agent was started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// `systemd` or `start script`.
+    pub started_as: String,
+}
+
 /// Connects along a route and runs the built-in checks ([`Check::ALL`]), reporting
 /// through `events`. Must never run anything else.
 #[async_trait]
 pub trait AccessProbe: Send + Sync + 'static {
     async fn probe(&self, route: ProbeRoute, events: tokio::sync::mpsc::UnboundedSender<ProbeEvent>) -> Result<(), ProbeFailure>;
+
+    /// Installs the agent along a route with the fixed steps of [`InstallStep`]. Adapters
+    /// that cannot, say so.
+    async fn install_agent(&self, request: InstallRequest, events: tokio::sync::mpsc::UnboundedSender<InstallEvent>) -> Result<Installed, ProbeFailure> {
+        let _ = (request, events);
+        Err(ProbeFailure { hop: Hop::Target, step: Step::Install, kind: FailureKind::InstallFailed, technical: "This SSH adapter cannot install agents.".into() })
+    }
 }
 
 /// The names that make an explanation concrete.
@@ -348,6 +446,14 @@ pub fn explain(kind: FailureKind, hop: Hop, s: &Subject<'_>) -> (String, String)
             "The attempt was cut off before it finished: it ran past its time or the server stopped.".to_owned(),
             format!("Run Test Access again (works host test-access {})", s.host_id),
         ),
+        FailureKind::InstallFailed => (
+            format!("The agent could not be installed on the {what} {name}{via}: copying it, writing its start script or starting it failed."),
+            format!("Check that the SSH user may write to its home folder on {name} and that the disk is not full (the technical details show the failing step); then request the installation again (works host install-agent {}).", s.host_id),
+        ),
+        FailureKind::EnrollFailed => (
+            format!("The agent was copied to the {what} {name}{via} but could not enroll with this server: the server's address is not reachable from {name}, or the one-time token was refused."),
+            format!("Check that {name} can reach this server's agent address (WORKS_AGENT_SERVER_URL) through its firewall; then request the installation again (works host install-agent {}).", s.host_id),
+        ),
         FailureKind::Other => (
             format!("The attempt on the {what} {name}{via} failed for a reason OpenSSH did not make clear."),
             format!("Read the technical details below; {retest}"),
@@ -364,7 +470,7 @@ mod tests {
         for k in FailureKind::ALL {
             assert_eq!(FailureKind::parse(k.as_str()), Some(k));
         }
-        for s in [Step::Connect, Step::HostKey, Step::Authenticate, Step::Discover, Step::Docker, Step::Done] {
+        for s in [Step::Connect, Step::HostKey, Step::Authenticate, Step::Discover, Step::Docker, Step::Install, Step::Enroll, Step::Done] {
             assert_eq!(Step::parse(s.as_str()), Some(s));
         }
     }

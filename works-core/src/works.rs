@@ -59,13 +59,15 @@ pub struct Works {
     pub(crate) notifier: Option<Arc<dyn crate::alerts::Notifier>>,
     /// Reaches hosts over SSH for Test Access; `None` when the server has no SSH adapter.
     pub(crate) access_probe: Option<Arc<dyn crate::probe::AccessProbe>>,
+    /// How the server installs agents over SSH; `None` when it does not.
+    pub(crate) agent_install: Option<Arc<crate::agent_install::AgentInstallConfig>>,
     /// Google Drive for live workflow steps; `None` shows demo data.
     pub(crate) drive: Option<Arc<dyn crate::live::DriveApi>>,
 }
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, notifier: None, access_probe: None, drive: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

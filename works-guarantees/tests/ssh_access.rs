@@ -406,3 +406,212 @@ async fn an_attempt_a_stopped_server_left_running_ends_as_interrupted() {
         assert_eq!(w.works.access_attempt_get(&w.msp_admin.actor, &left.id).await.unwrap(), a);
     }
 }
+
+#[tokio::test]
+async fn hosts_and_jumpboxes_are_edited_and_deleted_by_msp_roles_with_every_field_checked() {
+    use works_core::{HostUpdate, JumpboxUpdate};
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let f = fixture(&w, None).await;
+        let admin = &w.msp_admin.actor;
+        let id = f.host.id.clone();
+        let jb = f.works.jumpbox_list(admin, Default::default()).await.unwrap().items.remove(0);
+
+        // Every field of both is checked like on creation; nothing changes, nothing runs.
+        let host_before = f.works.host_get(admin, &id).await.unwrap();
+        for bad in CORPUS {
+            let mut cases = vec![
+                (HostUpdate { name: Some(bad.to_string()), ..Default::default() }, "name"),
+                (HostUpdate { address: Some(bad.to_string()), ..Default::default() }, "address"),
+                (HostUpdate { user: Some(bad.to_string()), ..Default::default() }, "user"),
+                (HostUpdate { credential_id: Some(bad.to_string()), ..Default::default() }, "credential_id"),
+            ];
+            if !bad.is_empty() {
+                cases.push((HostUpdate { jumpbox: Some(bad.to_string()), ..Default::default() }, "jumpbox"));
+            }
+            for (input, expected) in cases {
+                let e = f.works.host_update(admin, &id, input).await.unwrap_err();
+                assert_eq!(field(&e), expected, "{bad:?}");
+            }
+            for (input, expected) in [
+                (JumpboxUpdate { name: Some(bad.to_string()), ..Default::default() }, "name"),
+                (JumpboxUpdate { address: Some(bad.to_string()), ..Default::default() }, "address"),
+                (JumpboxUpdate { user: Some(bad.to_string()), ..Default::default() }, "user"),
+                (JumpboxUpdate { credential_id: Some(bad.to_string()), ..Default::default() }, "credential_id"),
+            ] {
+                let e = f.works.jumpbox_update(admin, &jb.id, input).await.unwrap_err();
+                assert_eq!(field(&e), expected, "{bad:?}");
+            }
+        }
+        let e = f.works.host_update(admin, &id, HostUpdate { port: Some(0), ..Default::default() }).await.unwrap_err();
+        assert_eq!(field(&e), "port");
+        assert_eq!(f.works.host_get(admin, &id).await.unwrap(), host_before);
+        assert_eq!(f.works.jumpbox_get(admin, &jb.id).await.unwrap(), jb);
+        assert_eq!(f.probe.runs.load(Ordering::SeqCst), 0);
+
+        // Tenancy: organization roles may not change or delete; another organization's
+        // people do not even see the host.
+        let rename = || HostUpdate { name: Some("renamed".into()), ..Default::default() };
+        assert_eq!(f.works.host_update(&w.a_admin.actor, &id, rename()).await.unwrap_err().kind(), "forbidden");
+        assert_eq!(f.works.host_delete(&w.a_admin.actor, &id).await.unwrap_err().kind(), "forbidden");
+        for p in [&w.b_admin, &w.a_user, &w.b_user] {
+            assert_eq!(f.works.host_update(&p.actor, &id, rename()).await.unwrap_err().kind(), "not_found", "{}", p.user.username);
+            assert_eq!(f.works.host_delete(&p.actor, &id).await.unwrap_err().kind(), "not_found", "{}", p.user.username);
+        }
+        for p in [&w.a_admin, &w.b_admin, &w.a_user] {
+            let e = f.works.jumpbox_update(&p.actor, &jb.id, JumpboxUpdate { port: Some(2200), ..Default::default() }).await.unwrap_err();
+            assert_eq!(e.kind(), "forbidden");
+            assert_eq!(f.works.jumpbox_delete(&p.actor, &jb.id).await.unwrap_err().kind(), "forbidden");
+        }
+        assert_eq!(f.works.host_get(admin, &id).await.unwrap(), host_before);
+
+        // Verified and pinned; a new name keeps that, a new address clears both.
+        let started = f.works.host_test_access(admin, &id).await.unwrap();
+        assert_eq!(finished(&f.works, &w.msp_admin, &started.id).await.status, AttemptStatus::Succeeded);
+        let h = f.works.host_update(&w.msp_operator.actor, &id, rename()).await.unwrap();
+        assert_eq!(h.name, "renamed");
+        assert!(h.verified_at.is_some() && h.host_key.is_some());
+        let h = f.works.host_update(admin, &id, HostUpdate { address: Some("203.0.113.6".into()), port: Some(2222), ..Default::default() }).await.unwrap();
+        assert_eq!((h.address.as_str(), h.port), ("203.0.113.6", 2222));
+        assert!(h.verified_at.is_none() && h.host_key.is_none(), "{h:#?}");
+        assert_eq!(f.works.host_get(&w.a_admin.actor, &id).await.unwrap(), h);
+        // A name another host of the organization has is a conflict.
+        f.works.host_create(admin, NewHost { name: "acme-web-02".into(), jumpbox: None, ..new_host(&w, &f.credential) }).await.unwrap();
+        assert_eq!(f.works.host_update(admin, &id, HostUpdate { name: Some("acme-web-02".into()), ..Default::default() }).await.unwrap_err().kind(), "conflict");
+
+        // A jumpbox still in use is not deleted, and the reason names the host.
+        let e = f.works.jumpbox_delete(admin, &jb.id).await.unwrap_err();
+        assert_eq!(e.kind(), "conflict");
+        assert!(e.to_string().contains("renamed") && e.to_string().contains("another route"), "{e}");
+        let j = f.works.jumpbox_update(admin, &jb.id, JumpboxUpdate { address: Some("198.18.0.9".into()), ..Default::default() }).await.unwrap();
+        assert!(j.host_key.is_none(), "a new address clears the pinned key");
+        let h = f.works.host_update(admin, &id, HostUpdate { jumpbox: Some(String::new()), ..Default::default() }).await.unwrap();
+        assert!(h.jumpbox_id.is_none());
+        f.works.jumpbox_delete(admin, &jb.id).await.unwrap();
+        assert_eq!(f.works.jumpbox_get(admin, &jb.id).await.unwrap_err().kind(), "not_found");
+
+        // Deleting a host takes its attempts with it.
+        f.works.host_delete(&w.msp_operator.actor, &id).await.unwrap();
+        assert_eq!(f.works.host_get(admin, &id).await.unwrap_err().kind(), "not_found");
+        assert_eq!(f.works.access_attempt_get(admin, &started.id).await.unwrap_err().kind(), "not_found");
+
+        let audit = f.works.audit_query(admin, AuditQuery { limit: Some(500), ..Default::default() }).await.unwrap();
+        for action in ["host.update", "host.delete", "jumpbox.update", "jumpbox.delete"] {
+            assert!(audit.records.iter().any(|r| r.action == action && r.outcome == works_core::Outcome::Succeeded), "{action}");
+        }
+        assert!(audit.records.iter().any(|r| r.action == "host.update" && r.outcome == works_core::Outcome::Denied));
+        assert!(audit.records.iter().any(|r| r.action == "host.update" && r.reason.contains("acme-web-01 → renamed")));
+    }
+}
+
+/// A scripted installer that misbehaves: it echoes the token it was given in its output.
+struct LeakyInstaller {
+    inner: Scripted,
+    installs: AtomicUsize,
+}
+
+#[async_trait]
+impl AccessProbe for LeakyInstaller {
+    async fn probe(&self, route: ProbeRoute, events: tokio::sync::mpsc::UnboundedSender<ProbeEvent>) -> Result<(), ProbeFailure> {
+        self.inner.probe(route, events).await
+    }
+
+    async fn install_agent(
+        &self,
+        request: works_core::probe::InstallRequest,
+        events: tokio::sync::mpsc::UnboundedSender<works_core::probe::InstallEvent>,
+    ) -> Result<works_core::probe::Installed, ProbeFailure> {
+        use works_core::probe::{InstallEvent, InstallStep};
+        self.installs.fetch_add(1, Ordering::SeqCst);
+        assert!(request.token.expose().starts_with("wke_"));
+        assert!(request.route.jumpbox.is_some(), "through the host's jumpbox");
+        for step in InstallStep::ALL {
+            let _ = events.send(InstallEvent::Started(step));
+            let _ = events.send(InstallEvent::Finished { step, output: format!("token was {} ok", request.token.expose()) });
+        }
+        Err(ProbeFailure {
+            hop: Hop::Target,
+            step: Step::Enroll,
+            kind: FailureKind::EnrollFailed,
+            technical: format!("enroll with {} failed: connection refused", request.token.expose()),
+        })
+    }
+}
+
+#[tokio::test]
+async fn agent_installation_needs_msp_roles_a_verified_host_and_a_typed_phrase_and_never_shows_the_token() {
+    use works_core::agent_install::AgentInstallConfig;
+    use works_core::{ApproveJob, JobState};
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let f = fixture(&w, None).await;
+        let admin = &w.msp_admin.actor;
+        let id = f.host.id.clone();
+
+        // Without the server's address for agents: a plain refusal saying what to set.
+        let e = f.works.host_install_agent(admin, &id).await.unwrap_err();
+        assert_eq!(e.kind(), "unavailable");
+        assert!(e.to_string().contains("WORKS_AGENT_SERVER_URL"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let binary = dir.path().join("works");
+        std::fs::write(&binary, b"#!/bin/sh\n").unwrap();
+        let probe = Arc::new(LeakyInstaller { inner: Scripted { runs: AtomicUsize::new(0), host_key: f.probe.host_key.clone(), fail: None }, installs: AtomicUsize::new(0) });
+        let works = f.works.clone().with_access_probe(probe.clone()).with_agent_install(AgentInstallConfig { binary, server_url: "http://198.18.0.1:8080".into() }).unwrap();
+        assert_eq!(field(&w.works.clone().with_agent_install(AgentInstallConfig { binary: "/x".into(), server_url: "http://x;id".into() }).err().unwrap()), "agent_server_url");
+
+        // Tenancy and roles.
+        assert_eq!(works.host_install_agent(&w.a_admin.actor, &id).await.unwrap_err().kind(), "forbidden");
+        for p in [&w.b_admin, &w.a_user, &w.b_user] {
+            assert_eq!(works.host_install_agent(&p.actor, &id).await.unwrap_err().kind(), "not_found", "{}", p.user.username);
+        }
+        // Not before Test Access passed.
+        assert_eq!(works.host_install_agent(admin, &id).await.unwrap_err().kind(), "conflict");
+        let started = works.host_test_access(admin, &id).await.unwrap();
+        assert_eq!(finished(&works, &w.msp_admin, &started.id).await.status, AttemptStatus::Succeeded);
+
+        let job = works.host_install_agent(&w.msp_operator.actor, &id).await.unwrap();
+        assert_eq!(job.state, JobState::AwaitingApproval);
+        assert_eq!(job.approval_phrase.as_deref(), Some("install agent on acme-web-01"));
+        assert_eq!(works.job_get(&w.b_admin.actor, &job.id).await.unwrap_err().kind(), "not_found");
+        let e = works.job_approve(admin, &job.id, ApproveJob { phrase: "install agent on acme-web-02".into() }).await.unwrap_err();
+        assert_eq!(field(&e), "phrase");
+        assert_eq!(probe.installs.load(Ordering::SeqCst), 0, "nothing runs before the phrase");
+        // The organization's admin may approve risky work on its nodes, but not an SSH
+        // installation with the MSP's credentials: refused, recorded, nothing runs.
+        let other = works.host_install_agent(admin, &id).await.unwrap();
+        works.job_approve(&w.a_admin.actor, &other.id, ApproveJob { phrase: "install agent on acme-web-01".into() }).await.unwrap();
+        let refused = works.job_get(admin, &other.id).await.unwrap();
+        assert_eq!(refused.state, JobState::Failed, "{refused:#?}");
+        assert!(refused.reason.as_deref().unwrap().contains("Only an MSP admin or operator"), "{refused:#?}");
+        assert_eq!(probe.installs.load(Ordering::SeqCst), 0);
+
+        works.job_approve(admin, &job.id, ApproveJob { phrase: "install agent on acme-web-01".into() }).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let done = loop {
+            let j = works.job_get(admin, &job.id).await.unwrap();
+            if matches!(j.state, JobState::Succeeded | JobState::Failed) {
+                break j;
+            }
+            assert!(Instant::now() < deadline, "{j:#?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(probe.installs.load(Ordering::SeqCst), 1);
+        assert_eq!(done.state, JobState::Failed);
+        assert!(done.reason.as_deref().unwrap().contains("could not enroll"), "{done:#?}");
+        let attempt_id = done.result.as_ref().unwrap()["attempt_id"].as_str().unwrap().to_owned();
+        let a = works.access_attempt_get(&w.a_admin.actor, &attempt_id).await.unwrap();
+        assert_eq!(a.status, AttemptStatus::Failed);
+        assert_eq!(a.failure, Some(FailureKind::EnrollFailed));
+        assert_eq!(a.stage.step, Step::Enroll);
+        assert!(a.next_action.as_deref().unwrap().contains("WORKS_AGENT_SERVER_URL"), "{a:#?}");
+        assert!(a.technical.contains("connection refused"));
+
+        // The token the adapter echoed shows nowhere.
+        let audit = works.audit_query(admin, AuditQuery { limit: Some(500), ..Default::default() }).await.unwrap();
+        for t in [serde_json::to_string(&a).unwrap(), serde_json::to_string(&done).unwrap(), serde_json::to_string(&audit).unwrap()] {
+            assert!(!t.contains("wke_"), "the enrollment token shows: {t}");
+        }
+        assert!(audit.records.iter().any(|r| r.action == "host.install_agent" && r.outcome == works_core::Outcome::Denied));
+    }
+}

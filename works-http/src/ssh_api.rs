@@ -8,7 +8,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use utoipa::OpenApi;
 use works_core::{
-    AccessAttempt, AttemptQuery, Host, HostQuery, Jumpbox, Listing, NewHost, NewJumpbox, NewSshCredential, Node, PageQuery, SshCredential,
+    AccessAttempt, AttemptQuery, Host, HostQuery, HostUpdate, Job, Jumpbox, JumpboxUpdate, Listing, NewHost, NewJumpbox, NewSshCredential, Node,
+    PageQuery, SshCredential,
 };
 
 use crate::api::CommonErrors;
@@ -24,10 +25,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/ssh-credentials", get(ssh_credential_list).post(ssh_credential_create))
         .route("/api/v1/ssh-credentials/{id}", get(ssh_credential_get).delete(ssh_credential_delete))
         .route("/api/v1/jumpboxes", get(jumpbox_list).post(jumpbox_create))
-        .route("/api/v1/jumpboxes/{id}", get(jumpbox_get))
+        .route("/api/v1/jumpboxes/{id}", get(jumpbox_get).patch(jumpbox_update).delete(jumpbox_delete))
         .route("/api/v1/jumpboxes/{id}/forget-host-key", post(jumpbox_forget_host_key))
         .route("/api/v1/hosts", get(host_list).post(host_create))
-        .route("/api/v1/hosts/{id}", get(host_get))
+        .route("/api/v1/hosts/{id}", get(host_get).patch(host_update).delete(host_delete))
+        .route("/api/v1/hosts/{id}/install-agent", post(host_install_agent))
         .route("/api/v1/hosts/{id}/test-access", post(host_test_access))
         .route("/api/v1/hosts/{id}/register", post(host_register))
         .route("/api/v1/hosts/{id}/forget-host-key", post(host_forget_host_key))
@@ -38,7 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
 /// The part of the OpenAPI document about the access layer, merged into the whole.
 #[derive(OpenApi)]
 #[openapi(
-    paths(ssh_credential_list, ssh_credential_create, ssh_credential_get, ssh_credential_delete, jumpbox_list, jumpbox_create, jumpbox_get, jumpbox_forget_host_key, host_list, host_create, host_get, host_test_access, host_register, host_forget_host_key, access_attempt_list, access_attempt_get),
+    paths(ssh_credential_list, ssh_credential_create, ssh_credential_get, ssh_credential_delete, jumpbox_list, jumpbox_create, jumpbox_get, jumpbox_forget_host_key, host_list, host_create, host_get, host_test_access, host_register, host_forget_host_key, jumpbox_update, jumpbox_delete, host_update, host_delete, host_install_agent, access_attempt_list, access_attempt_get),
     components(schemas(
         works_core::AttemptStatus,
         works_core::Stage,
@@ -227,4 +229,61 @@ pub(crate) async fn access_attempt_list(State(s): State<AppState>, Caller(actor)
 )]
 pub(crate) async fn access_attempt_get(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id) -> ApiResult<AccessAttempt> {
     Ok(Json(s.works.access_attempt_get(&actor, &id).await?))
+}
+
+/// Changes a jumpbox: name, address, port, user, credential. Every field is checked as when the jumpbox was added; a new address or port clears the pinned host key.
+#[utoipa::path(
+    patch, path = "/api/v1/jumpboxes/{id}", tag = "access",
+    params(("id" = String, Path, description = "Jumpbox id")),
+    request_body = JumpboxUpdate,
+    responses((status = 200, description = "Success", body = Jumpbox), CommonErrors),
+    security(("bearer" = []))
+)]
+pub(crate) async fn jumpbox_update(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id, Json(input): Json<JumpboxUpdate>) -> ApiResult<Jumpbox> {
+    Ok(Json(s.works.jumpbox_update(&actor, &id, input).await?))
+}
+
+/// Deletes a jumpbox no host goes through; otherwise 409 naming the hosts.
+#[utoipa::path(
+    delete, path = "/api/v1/jumpboxes/{id}", tag = "access",
+    params(("id" = String, Path, description = "Jumpbox id")),
+    responses((status = 200, description = "Success", body = Jumpbox), CommonErrors),
+    security(("bearer" = []))
+)]
+pub(crate) async fn jumpbox_delete(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id) -> ApiResult<Jumpbox> {
+    Ok(Json(s.works.jumpbox_delete(&actor, &id).await?))
+}
+
+/// Changes a host profile: name, address, port, user, credential, route (`jumpbox`: a name or id, or "" for direct). A change to how the host is reached needs Test Access again.
+#[utoipa::path(
+    patch, path = "/api/v1/hosts/{id}", tag = "access",
+    params(("id" = String, Path, description = "Host id")),
+    request_body = HostUpdate,
+    responses((status = 200, description = "Success", body = Host), CommonErrors),
+    security(("bearer" = []))
+)]
+pub(crate) async fn host_update(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id, Json(input): Json<HostUpdate>) -> ApiResult<Host> {
+    Ok(Json(s.works.host_update(&actor, &id, input).await?))
+}
+
+/// Deletes a host profile and its attempts. A node it was registered as stays.
+#[utoipa::path(
+    delete, path = "/api/v1/hosts/{id}", tag = "access",
+    params(("id" = String, Path, description = "Host id")),
+    responses((status = 200, description = "Success", body = Host), CommonErrors),
+    security(("bearer" = []))
+)]
+pub(crate) async fn host_delete(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id) -> ApiResult<Host> {
+    Ok(Json(s.works.host_delete(&actor, &id).await?))
+}
+
+/// Requests installing the agent on a verified host (registering it as a node first when needed). The answer is an `agent_install` job waiting for a person to type `install agent on <host name>` (POST /api/v1/jobs/{id}/approve); the server then installs over SSH and the node goes online at its first check-in.
+#[utoipa::path(
+    post, path = "/api/v1/hosts/{id}/install-agent", tag = "access",
+    params(("id" = String, Path, description = "Host id")),
+    responses((status = 201, description = "Created", body = Job), CommonErrors),
+    security(("bearer" = []))
+)]
+pub(crate) async fn host_install_agent(State(s): State<AppState>, Caller(actor): Caller, Id(id): Id) -> WithStatus<Job> {
+    Ok((StatusCode::CREATED, Json(s.works.host_install_agent(&actor, &id).await?)))
 }

@@ -24,7 +24,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use tokio::sync::mpsc::UnboundedSender;
-use works_core::probe::{AccessProbe, Check, FailureKind, Hop, ProbeEndpoint, ProbeEvent, ProbeFailure, ProbeRoute, Step};
+use works_core::probe::{
+    AccessProbe, Check, FailureKind, Hop, InstallEvent, InstallRequest, Installed, ProbeEndpoint, ProbeEvent, ProbeFailure, ProbeRoute, Step,
+};
+
+mod install;
 use works_core::validate;
 
 /// The host aliases of the generated configuration. Host keys are pinned under them
@@ -248,81 +252,114 @@ async fn close(session: Option<Session>) {
     }
 }
 
+/// Open masters along a route: the jumpbox's (when there is one) and the target's.
+struct Masters {
+    jump: Option<Session>,
+    target: Session,
+}
+
+impl Masters {
+    async fn close(self) {
+        close(Some(self.target)).await;
+        close(self.jump).await;
+    }
+}
+
+/// Connects along the route: the jumpbox with its own master, which the target's
+/// ProxyJump then goes through, then the target. `on_step` hears each hop's connect
+/// step, `on_connected` each verified host key.
+async fn connect_route(
+    dir: &AttemptDir,
+    route: &ProbeRoute,
+    on_step: &(dyn Fn(Hop) + Send + Sync),
+    on_connected: &(dyn Fn(Hop, String) + Send + Sync),
+) -> Result<Masters, ProbeFailure> {
+    let mut jump_session = None;
+    if let Some(j) = &route.jumpbox {
+        on_step(Hop::Jumpbox);
+        match dir.builder(route, j).connect(JUMPBOX).await {
+            Ok(s) => {
+                if let Some(key) = recorded_key(dir.dir.path(), JUMPBOX) {
+                    on_connected(Hop::Jumpbox, key);
+                }
+                let ctl = safe_path(s.control_socket()).map_err(|technical| ProbeFailure { hop: Hop::Jumpbox, step: Step::Connect, kind: FailureKind::Other, technical });
+                let ctl = match ctl {
+                    Ok(c) => c,
+                    Err(f) => {
+                        close(Some(s)).await;
+                        return Err(f);
+                    }
+                };
+                if let Err(technical) = dir.write_config(route, Some(&ctl)) {
+                    close(Some(s)).await;
+                    return Err(ProbeFailure { hop: Hop::Jumpbox, step: Step::Connect, kind: FailureKind::Other, technical });
+                }
+                jump_session = Some(s);
+            }
+            Err(e) => {
+                let technical = error_text(&e);
+                let (step, kind) = classify(&technical);
+                return Err(ProbeFailure { hop: Hop::Jumpbox, step, kind, technical });
+            }
+        }
+    }
+
+    on_step(Hop::Target);
+    let target = match dir.builder(route, &route.target).connect(TARGET).await {
+        Ok(s) => s,
+        Err(e) => {
+            let mut technical = error_text(&e);
+            let (mut step, mut kind) = classify(&technical);
+            if let Some(js) = &jump_session {
+                // Through a jumpbox, why the jumpbox could not open the way to the
+                // target is in the jumpbox master's log.
+                let log = master_log(js);
+                if !log.trim().is_empty() {
+                    technical.push_str("\n--- jumpbox ---\n");
+                    technical.push_str(log.trim());
+                }
+                if matches!(kind, FailureKind::Other | FailureKind::TimedOut) {
+                    let (s2, k2) = classify(&log);
+                    if k2 != FailureKind::Other {
+                        step = s2;
+                        kind = k2;
+                    }
+                }
+            }
+            close(jump_session).await;
+            return Err(ProbeFailure { hop: Hop::Target, step, kind, technical });
+        }
+    };
+    if let Some(key) = recorded_key(dir.dir.path(), TARGET) {
+        on_connected(Hop::Target, key);
+    }
+    Ok(Masters { jump: jump_session, target })
+}
+
+fn check_route(route: &ProbeRoute) -> Result<(), ProbeFailure> {
+    if let Some(j) = &route.jumpbox {
+        check_endpoint(j, Hop::Jumpbox)?;
+    }
+    check_endpoint(&route.target, Hop::Target)
+}
+
 #[async_trait]
 impl AccessProbe for OpenSshProbe {
     async fn probe(&self, route: ProbeRoute, events: UnboundedSender<ProbeEvent>) -> Result<(), ProbeFailure> {
-        if let Some(j) = &route.jumpbox {
-            check_endpoint(j, Hop::Jumpbox)?;
-        }
-        check_endpoint(&route.target, Hop::Target)?;
+        check_route(&route)?;
         let first = if route.jumpbox.is_some() { Hop::Jumpbox } else { Hop::Target };
         let dir = AttemptDir::create(self.temp_root.as_deref(), &route)
             .map_err(|technical| ProbeFailure { hop: first, step: Step::Connect, kind: FailureKind::Other, technical })?;
         let send = |ev: ProbeEvent| {
             let _ = events.send(ev);
         };
-
-        // The jumpbox: its own master, which the target's ProxyJump then goes through.
-        let mut jump_session = None;
-        if let Some(j) = &route.jumpbox {
-            send(ProbeEvent::Step { hop: Hop::Jumpbox, step: Step::Connect });
-            match dir.builder(&route, j).connect(JUMPBOX).await {
-                Ok(s) => {
-                    if let Some(key) = recorded_key(dir.dir.path(), JUMPBOX) {
-                        send(ProbeEvent::Connected { hop: Hop::Jumpbox, host_key: key });
-                    }
-                    let ctl = safe_path(s.control_socket()).map_err(|technical| ProbeFailure { hop: Hop::Jumpbox, step: Step::Connect, kind: FailureKind::Other, technical });
-                    let ctl = match ctl {
-                        Ok(c) => c,
-                        Err(f) => {
-                            close(Some(s)).await;
-                            return Err(f);
-                        }
-                    };
-                    if let Err(technical) = dir.write_config(&route, Some(&ctl)) {
-                        close(Some(s)).await;
-                        return Err(ProbeFailure { hop: Hop::Jumpbox, step: Step::Connect, kind: FailureKind::Other, technical });
-                    }
-                    jump_session = Some(s);
-                }
-                Err(e) => {
-                    let technical = error_text(&e);
-                    let (step, kind) = classify(&technical);
-                    return Err(ProbeFailure { hop: Hop::Jumpbox, step, kind, technical });
-                }
-            }
-        }
-
-        // The target.
-        send(ProbeEvent::Step { hop: Hop::Target, step: Step::Connect });
-        let target = match dir.builder(&route, &route.target).connect(TARGET).await {
-            Ok(s) => s,
-            Err(e) => {
-                let mut technical = error_text(&e);
-                let (mut step, mut kind) = classify(&technical);
-                if let Some(js) = &jump_session {
-                    // Through a jumpbox, why the jumpbox could not open the way to the
-                    // target is in the jumpbox master's log.
-                    let log = master_log(js);
-                    if !log.trim().is_empty() {
-                        technical.push_str("\n--- jumpbox ---\n");
-                        technical.push_str(log.trim());
-                    }
-                    if matches!(kind, FailureKind::Other | FailureKind::TimedOut) {
-                        let (s2, k2) = classify(&log);
-                        if k2 != FailureKind::Other {
-                            step = s2;
-                            kind = k2;
-                        }
-                    }
-                }
-                close(jump_session).await;
-                return Err(ProbeFailure { hop: Hop::Target, step, kind, technical });
-            }
-        };
-        if let Some(key) = recorded_key(dir.dir.path(), TARGET) {
-            send(ProbeEvent::Connected { hop: Hop::Target, host_key: key });
-        }
+        let masters = connect_route(
+            &dir,
+            &route,
+            &|hop| send(ProbeEvent::Step { hop, step: Step::Connect }),
+            &|hop, host_key| send(ProbeEvent::Connected { hop, host_key }),
+        )
+        .await?;
 
         // The fixed checks, over the target's master.
         send(ProbeEvent::Step { hop: Hop::Target, step: Step::Discover });
@@ -335,7 +372,7 @@ impl AccessProbe for OpenSshProbe {
             }
             let argv = check.argv();
             let Some((program, args)) = argv.split_first() else { continue };
-            let mut cmd = target.command(*program);
+            let mut cmd = masters.target.command(*program);
             cmd.args(args.iter().copied());
             let (exit, stdout, stderr) = match tokio::time::timeout(limit, cmd.output()).await {
                 Ok(Ok(out)) => (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()),
@@ -344,10 +381,32 @@ impl AccessProbe for OpenSshProbe {
             };
             send(ProbeEvent::CheckDone { check, exit, stdout, stderr });
         }
-        close(Some(target)).await;
-        close(jump_session).await;
+        masters.close().await;
         drop(dir);
         Ok(())
+    }
+
+    async fn install_agent(&self, request: InstallRequest, events: UnboundedSender<InstallEvent>) -> Result<Installed, ProbeFailure> {
+        let route = &request.route;
+        check_route(route)?;
+        install::check_request(&request)?;
+        let binary = tokio::fs::read(&request.binary).await.map_err(|e| ProbeFailure {
+            hop: Hop::Target,
+            step: Step::Install,
+            kind: FailureKind::InstallFailed,
+            technical: format!("The agent binary {} could not be read on this server: {e}", request.binary.display()),
+        })?;
+        let first = if route.jumpbox.is_some() { Hop::Jumpbox } else { Hop::Target };
+        let dir = AttemptDir::create(self.temp_root.as_deref(), route)
+            .map_err(|technical| ProbeFailure { hop: first, step: Step::Connect, kind: FailureKind::Other, technical })?;
+        let send = |ev: InstallEvent| {
+            let _ = events.send(ev);
+        };
+        let masters = connect_route(&dir, route, &|_| {}, &|hop, host_key| send(InstallEvent::Connected { hop, host_key })).await?;
+        let result = install::run(&masters.target, &request, &binary, &send).await;
+        masters.close().await;
+        drop(dir);
+        result
     }
 }
 

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use works_core::{
-    validate, AccessAttempt, AttemptQuery, AttemptStatus, Error, Host, HostQuery, Jumpbox, NewHost, NewJumpbox, NewSshCredential, OrgQuery,
+    validate, AccessAttempt, AttemptQuery, AttemptStatus, Error, Host, HostQuery, HostUpdate, Jumpbox, JumpboxUpdate, NewHost, NewJumpbox, NewSshCredential, OrgQuery,
     PageQuery as CorePage, SshCredential,
 };
 
@@ -28,6 +28,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/hosts/{id}/test-access", post(host_test_access))
         .route("/ui/hosts/{id}/register", post(host_register))
         .route("/ui/hosts/{id}/forget-host-key", post(host_forget_key))
+        .route("/ui/hosts/{id}/edit", post(host_edit))
+        .route("/ui/hosts/{id}/delete", post(host_delete))
+        .route("/ui/hosts/{id}/install-agent", post(host_install_agent))
+        .route("/ui/hosts/{id}/jumpbox/edit", post(jumpbox_edit))
+        .route("/ui/jumpboxes/{id}/delete", post(jumpbox_delete))
         .route("/ui/access-attempts/{id}", get(attempt_page))
 }
 
@@ -141,6 +146,8 @@ async fn hosts_page(State(s): State<AppState>, session: UiSession, PageQuery(p):
     let notice = match p.notice.as_deref() {
         Some("credential") => Some("SSH credential stored, sealed with the master key. The private key will not be shown again.".to_owned()),
         Some("jumpbox") => Some("Jumpbox added. Its host key is pinned at the first successful Test Access through it.".to_owned()),
+        Some("host-deleted") => Some("Host deleted, with its attempts. A node it was registered as stays; retire it on its page.".to_owned()),
+        Some("jumpbox-deleted") => Some("Jumpbox deleted.".to_owned()),
         _ => None,
     };
     hosts_view(&s, &session, p.offset, notice, Forms::default(), StatusCode::OK).await
@@ -262,6 +269,22 @@ struct HostPage {
     attempts: Vec<AttemptRow>,
     notice: Option<String>,
     error: Option<String>,
+    /// For MSP roles: the edit forms and their choices.
+    jumpboxes: Vec<Jumpbox>,
+    credentials: Vec<SshCredential>,
+    edit: HostFormValues,
+    edit_errors: FormErrors,
+    /// The host's jumpbox, editable here.
+    jumpbox: Option<Jumpbox>,
+    jump_edit: JumpboxFormValues,
+    jump_errors: FormErrors,
+}
+
+/// Edit forms coming back with their problems.
+#[derive(Default)]
+struct HostForms {
+    host: Option<(HostFormValues, FormErrors)>,
+    jump: Option<(JumpboxFormValues, FormErrors)>,
 }
 
 struct AttemptRow {
@@ -278,15 +301,37 @@ struct HostParams {
 }
 
 async fn host_view(s: &AppState, session: &UiSession, id: &str, notice: Option<String>, error: Option<String>, status: StatusCode) -> Result<Response, UiError> {
+    host_view_with(s, session, id, notice, error, status, HostForms::default()).await
+}
+
+async fn host_view_with(
+    s: &AppState,
+    session: &UiSession,
+    id: &str,
+    notice: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+    forms: HostForms,
+) -> Result<Response, UiError> {
     let nav = || Some(session.nav("hosts"));
     let core = |e| UiError::from_core(e, nav());
     let host = s.works.host_get(&session.actor, id).await.map_err(core)?;
-    let route = match &host.jumpbox_id {
-        Some(j) => match s.works.jumpbox_get(&session.actor, j).await {
-            Ok(j) => format!("Through jumpbox {} ({}@{}:{})", j.name, j.user, j.address, j.port),
-            Err(_) => "Through a jumpbox of the MSP".to_owned(),
-        },
-        None => "Direct".to_owned(),
+    let msp = session.actor.is_msp();
+    let jumpbox = match &host.jumpbox_id {
+        Some(j) => s.works.jumpbox_get(&session.actor, j).await.ok(),
+        None => None,
+    };
+    let route = match (&host.jumpbox_id, &jumpbox) {
+        (Some(_), Some(j)) => format!("Through jumpbox {} ({}@{}:{})", j.name, j.user, j.address, j.port),
+        (Some(_), None) => "Through a jumpbox of the MSP".to_owned(),
+        (None, _) => "Direct".to_owned(),
+    };
+    let (jumpboxes, credentials) = if msp {
+        let j = s.works.jumpbox_list(&session.actor, CorePage { offset: None, limit: Some(500) }).await.map_err(core)?.items;
+        let c = s.works.ssh_credential_list(&session.actor, CorePage { offset: None, limit: Some(500) }).await.map_err(core)?.items;
+        (j, c)
+    } else {
+        (Vec::new(), Vec::new())
     };
     let attempts = s
         .works
@@ -297,15 +342,43 @@ async fn host_view(s: &AppState, session: &UiSession, id: &str, notice: Option<S
         .iter()
         .map(attempt_row)
         .collect();
+    let (edit, edit_errors) = forms.host.unwrap_or_else(|| {
+        (
+            HostFormValues {
+                org_id: host.org_id.clone(),
+                name: host.name.clone(),
+                address: host.address.clone(),
+                port: host.port.to_string(),
+                user: host.user.clone(),
+                credential_id: host.credential_id.clone(),
+                jumpbox: jumpbox.as_ref().map(|j| j.name.clone()).unwrap_or_default(),
+            },
+            FormErrors::default(),
+        )
+    });
+    let (jump_edit, jump_errors) = forms.jump.unwrap_or_else(|| {
+        let values = jumpbox
+            .as_ref()
+            .map(|j| JumpboxFormValues { name: j.name.clone(), address: j.address.clone(), port: j.port.to_string(), user: j.user.clone(), credential_id: j.credential_id.clone() })
+            .unwrap_or_default();
+        (values, FormErrors::default())
+    });
     let page = HostPage {
         nav: nav(),
         verified: host.verified_at.as_ref().map(when).unwrap_or_else(|| "never".into()),
         route,
-        msp: session.actor.is_msp(),
+        msp,
         host,
         attempts,
         notice,
         error,
+        jumpboxes,
+        credentials,
+        edit,
+        edit_errors,
+        jumpbox,
+        jump_edit,
+        jump_errors,
     };
     Ok(render(status, &page))
 }
@@ -325,6 +398,8 @@ async fn host_page(State(s): State<AppState>, session: UiSession, PageId(id): Pa
         Some("added") => Some("Host added. Run Test Access to verify the route and pin its host key.".to_owned()),
         Some("registered") => Some("Registered as a node candidate, without an agent. Installing the agent is a separate, approved job.".to_owned()),
         Some("forgot") => Some("The pinned host key was cleared. The next Test Access pins the key it sees.".to_owned()),
+        Some("changed") => Some("Host changed. If its address, user, credential or route changed, run Test Access again.".to_owned()),
+        Some("jumpbox-changed") => Some("Jumpbox changed. A new address clears its pinned host key; the next Test Access through it pins the key it sees.".to_owned()),
         _ => None,
     };
     host_view(&s, &session, &id, notice, None, StatusCode::OK).await
@@ -360,6 +435,88 @@ async fn host_forget_key(State(s): State<AppState>, PageId(id): PageId, form: Ui
     match s.works.host_forget_host_key(&session.actor, &id).await {
         Ok(_) => Ok(see_other(&format!("/ui/hosts/{id}?notice=forgot"))),
         Err(e) => button_error(&s, &session, &id, e).await,
+    }
+}
+
+async fn host_edit(State(s): State<AppState>, PageId(id): PageId, form: UiForm<HostForm>) -> Result<Response, UiError> {
+    let UiForm { session, fields: f } = form;
+    let result = async {
+        let port = validate::ssh_port_text("port", &f.port)?;
+        let input = HostUpdate {
+            name: Some(f.name.clone()),
+            address: Some(f.address.clone()),
+            port,
+            user: Some(f.user.clone()),
+            credential_id: Some(f.credential_id.clone()),
+            jumpbox: Some(f.jumpbox.clone()),
+        };
+        s.works.host_update(&session.actor, &id, input).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(see_other(&format!("/ui/hosts/{id}?notice=changed"))),
+        Err(e) => {
+            let (errors, status) = FormErrors::from_submission(e, &["name", "address", "port", "user", "credential_id", "jumpbox"], || session.nav("hosts"))?;
+            let error = errors.general().map(str::to_owned);
+            let values = HostFormValues { org_id: f.org_id, name: f.name, address: f.address, port: f.port, user: f.user, credential_id: f.credential_id, jumpbox: f.jumpbox };
+            host_view_with(&s, &session, &id, None, error, status, HostForms { host: Some((values, errors)), jump: None }).await
+        }
+    }
+}
+
+async fn host_delete(State(s): State<AppState>, PageId(id): PageId, form: UiForm<Empty>) -> Result<Response, UiError> {
+    let session = form.session;
+    match s.works.host_delete(&session.actor, &id).await {
+        Ok(_) => Ok(see_other("/ui/hosts?notice=host-deleted")),
+        Err(e) => button_error(&s, &session, &id, e).await,
+    }
+}
+
+async fn host_install_agent(State(s): State<AppState>, PageId(id): PageId, form: UiForm<Empty>) -> Result<Response, UiError> {
+    let session = form.session;
+    match s.works.host_install_agent(&session.actor, &id).await {
+        // The job's page is where the approval phrase is typed.
+        Ok(job) => Ok(see_other(&format!("/ui/jobs/{}", job.id))),
+        Err(e) => button_error(&s, &session, &id, e).await,
+    }
+}
+
+/// The host's jumpbox, by the host (the forms live on the host's page).
+async fn host_jumpbox_id(s: &AppState, session: &UiSession, id: &str) -> Result<String, UiError> {
+    let host = s.works.host_get(&session.actor, id).await.map_err(|e| UiError::from_core(e, Some(session.nav("hosts"))))?;
+    host.jumpbox_id.ok_or_else(|| UiError::from_core(Error::not_found("jumpbox", "of this host"), Some(session.nav("hosts"))))
+}
+
+async fn jumpbox_edit(State(s): State<AppState>, PageId(id): PageId, form: UiForm<JumpboxForm>) -> Result<Response, UiError> {
+    let UiForm { session, fields: f } = form;
+    let jumpbox_id = host_jumpbox_id(&s, &session, &id).await?;
+    let result = async {
+        let port = validate::ssh_port_text("port", &f.port)?;
+        let input = JumpboxUpdate { name: Some(f.name.clone()), address: Some(f.address.clone()), port, user: Some(f.user.clone()), credential_id: Some(f.credential_id.clone()) };
+        s.works.jumpbox_update(&session.actor, &jumpbox_id, input).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(see_other(&format!("/ui/hosts/{id}?notice=jumpbox-changed"))),
+        Err(e) => {
+            let (errors, status) = FormErrors::from_submission(e, &["name", "address", "port", "user", "credential_id"], || session.nav("hosts"))?;
+            let error = errors.general().map(str::to_owned);
+            let values = JumpboxFormValues { name: f.name, address: f.address, port: f.port, user: f.user, credential_id: f.credential_id };
+            host_view_with(&s, &session, &id, None, error, status, HostForms { host: None, jump: Some((values, errors)) }).await
+        }
+    }
+}
+
+/// From the list of jumpboxes; a refusal (hosts still go through it) is shown there.
+async fn jumpbox_delete(State(s): State<AppState>, PageId(id): PageId, form: UiForm<Empty>) -> Result<Response, UiError> {
+    let session = form.session;
+    match s.works.jumpbox_delete(&session.actor, &id).await {
+        Ok(_) => Ok(see_other("/ui/hosts?notice=jumpbox-deleted")),
+        Err(e) => {
+            let (errors, status) = FormErrors::from_submission(e, &[], || session.nav("hosts"))?;
+            let forms = Forms { jump: (JumpboxFormValues { port: "22".into(), ..Default::default() }, errors), ..Forms::default() };
+            hosts_view(&s, &session, None, None, forms, status).await
+        }
     }
 }
 

@@ -161,6 +161,50 @@ async fn hosts_over_the_api_and_the_pages(s: &TestServer) {
     assert_eq!(status, 200);
     assert!(html.contains("acme-web-01") && !html.contains("Upload a private key"), "{html}");
 
+    // Editing and deleting: fields checked like on creation, tenancy, plain refusals.
+    let jid = admin.get("/api/v1/jumpboxes").await.expect_status(200)["items"][0]["id"].as_str().unwrap().to_owned();
+    admin.patch(&format!("/api/v1/hosts/{hid}"), json!({"user": "-oProxyCommand=touch /tmp/works-pwned"})).await.expect_invalid("user");
+    admin.patch(&format!("/api/v1/jumpboxes/{jid}"), json!({"address": "$(id)"})).await.expect_invalid("address");
+    admin.patch(&format!("/api/v1/hosts/{hid}"), json!({"shell": "sh"})).await.expect_error(400, "invalid_input");
+    as_token(s, &acme_admin.token).patch(&format!("/api/v1/hosts/{hid}"), json!({"name": "mine"})).await.expect_error(403, "forbidden");
+    as_token(s, &bolt_admin.token).patch(&format!("/api/v1/hosts/{hid}"), json!({"name": "mine"})).await.expect_error(404, "not_found");
+    as_token(s, &bolt_admin.token).delete(&format!("/api/v1/hosts/{hid}")).await.expect_error(404, "not_found");
+    as_token(s, &acme_admin.token).delete(&format!("/api/v1/jumpboxes/{jid}")).await.expect_error(403, "forbidden");
+    let h = admin.patch(&format!("/api/v1/hosts/{hid}"), json!({"name": "acme-web-renamed", "jumpbox": "bastion"})).await.expect_status(200).clone();
+    assert_eq!(h["name"], "acme-web-renamed");
+    let j = admin.patch(&format!("/api/v1/jumpboxes/{jid}"), json!({"port": 2222})).await.expect_status(200).clone();
+    assert_eq!(j["port"], 2222);
+    let r = admin.delete(&format!("/api/v1/jumpboxes/{jid}")).await;
+    r.expect_error(409, "conflict");
+    assert!(r.body["message"].as_str().unwrap().contains("acme-web-renamed"), "{}", r.text);
+    // This server was not given an address for agents: installing says what to set.
+    let r = admin.post_empty(&format!("/api/v1/hosts/{hid}/install-agent")).await;
+    r.expect_error(503, "unavailable");
+    assert!(r.text.contains("WORKS_AGENT_SERVER_URL"), "{}", r.text);
+
+    // The pages: the host's edit form, its refusals, deleting the host, then the jumpbox.
+    let (status, html) = page(s, &b, &format!("/ui/hosts/{hid}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Edit host") && html.contains("Edit jumpbox bastion") && html.contains("Delete host acme-web-renamed"), "{html}");
+    let edit = |user: &'static str| {
+        vec![("name", "acme-web-01"), ("address", "127.0.0.1"), ("port", "1"), ("user", user), ("credential_id", cred_id.as_str()), ("jumpbox", "")]
+    };
+    let (status, _, html) = submit(s, &b, &format!("/ui/hosts/{hid}/edit"), &edit("-oProxyCommand=x")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("field-error") && html.contains("-oProxyCommand=x"), "{html}");
+    let (status, location, _) = submit(s, &b, &format!("/ui/hosts/{hid}/edit"), &edit("root")).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, format!("/ui/hosts/{hid}?notice=changed").as_str()));
+    let h = admin.get(&format!("/api/v1/hosts/{hid}")).await.expect_status(200).clone();
+    assert_eq!(h["name"], "acme-web-01");
+    assert!(h["jumpbox_id"].is_null(), "{h}");
+    let (status, location, _) = submit(s, &b, &format!("/ui/hosts/{hid}/delete"), &[]).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/ui/hosts?notice=host-deleted"));
+    admin.get(&format!("/api/v1/hosts/{hid}")).await.expect_error(404, "not_found");
+    admin.get(&format!("/api/v1/access-attempts/{aid}")).await.expect_error(404, "not_found");
+    let (status, location, _) = submit(s, &b, &format!("/ui/jumpboxes/{jid}/delete"), &[]).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/ui/hosts?notice=jumpbox-deleted"));
+    admin.get(&format!("/api/v1/jumpboxes/{jid}")).await.expect_error(404, "not_found");
+
     // The OpenAPI document has the collections.
     let doc = admin.get("/api/v1/openapi.json").await.expect_status(200).clone();
     for p in ["/api/v1/ssh-credentials", "/api/v1/jumpboxes", "/api/v1/hosts", "/api/v1/hosts/{id}/test-access", "/api/v1/access-attempts/{id}"] {

@@ -23,6 +23,10 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub const DOCKER_OK: u16 = 22;
 pub const DOCKER_ABSENT: u16 = 2201;
 pub const DOCKER_DENIED: u16 = 2202;
+/// A target sshd for agent installation: the Docker stand-in, the tools the installer
+/// uses, `HOME` in the testbed's folder (so nothing is written to the machine's own home)
+/// and a Docker address that leads nowhere (so the agent leaves this machine's Docker be).
+pub const INSTALL: u16 = 2203;
 
 /// Whether real hosts can be made here; under CI their absence fails the test.
 pub fn available() -> bool {
@@ -162,10 +166,11 @@ impl Testbed {
         std::fs::write(self.path("authorized_keys"), &self.client_key.public).unwrap_or_else(|e| panic!("{e}"));
 
         // The target's PATHs: the tools the checks use, and a Docker stand-in or none.
-        for (bin, docker) in [("bin-ok", Some(DOCKER_OK_SCRIPT)), ("bin-absent", None), ("bin-denied", Some(DOCKER_DENIED_SCRIPT))] {
+        for (bin, docker) in [("bin-ok", Some(DOCKER_OK_SCRIPT)), ("bin-absent", None), ("bin-denied", Some(DOCKER_DENIED_SCRIPT)), ("bin-install", Some(DOCKER_OK_SCRIPT))] {
             let b = self.path(bin);
             std::fs::create_dir(&b).unwrap_or_else(|e| panic!("{e}"));
-            for tool in ["cat", "uname", "nproc", "df", "sh"] {
+            let install_tools: &[&str] = if bin == "bin-install" { &["mkdir", "chmod", "mv", "rm", "id", "sleep", "setsid", "nohup", "kill"] } else { &[] };
+            for tool in ["cat", "uname", "nproc", "df", "sh"].iter().chain(install_tools) {
                 let real = ["/usr/bin", "/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists()).unwrap_or_else(|| panic!("no {tool}"));
                 std::os::unix::fs::symlink(real, b.join(tool)).unwrap_or_else(|e| panic!("{e}"));
             }
@@ -179,12 +184,54 @@ impl Testbed {
         self.start_target(DOCKER_OK, "target_host");
         self.start_target(DOCKER_ABSENT, "target_host");
         self.start_target(DOCKER_DENIED, "target_host");
+        std::fs::create_dir(self.path("home")).unwrap_or_else(|e| panic!("{e}"));
+        self.start_target(INSTALL, "target_host");
+    }
+
+    /// The installing user's home on the target.
+    pub fn install_home(&self) -> PathBuf {
+        self.path("home")
+    }
+
+    /// Binds a TCP listener inside the jumpbox's namespace, on its address towards the
+    /// target (the target's own subnet), so that the target reaches it directly.
+    pub fn listen_towards_target(&self) -> std::net::TcpListener {
+        let ns = format!("/var/run/netns/{}", self.ns_jump);
+        let addr = self.target_address.rsplit_once('.').map(|(net, _)| format!("{net}.1:0")).unwrap_or_else(|| panic!("address"));
+        std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let f = std::fs::File::open(&ns).unwrap_or_else(|e| panic!("{ns}: {e}"));
+            // This thread only: it moves into the jumpbox's namespace, binds, and ends.
+            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let l = std::net::TcpListener::bind(&addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+            l.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
+            l
+        })
+        .join()
+        .unwrap_or_else(|_| panic!("the binding thread failed"))
+    }
+
+    /// Stops an agent the installer started in the background, if any.
+    pub fn stop_agent(&self) {
+        let pid_path = self.path("home").join(".works-agent/agent.pid");
+        if let Ok(pid) = std::fs::read_to_string(&pid_path) {
+            let pid = pid.trim().to_owned();
+            if !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()) {
+                let _ = run(&["kill", &pid]);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
     }
 
     fn start_target(&self, port: u16, host_key: &str) {
         let bin = match port {
             DOCKER_OK => "bin-ok",
             DOCKER_ABSENT => "bin-absent",
+            INSTALL => "bin-install",
             _ => "bin-denied",
         };
         self.start_sshd(&format!("target{port}"), port, host_key, Some(bin));
@@ -200,7 +247,11 @@ impl Testbed {
             self.p("authorized_keys")
         );
         if let Some(bin) = path {
-            cfg.push_str(&format!("SetEnv PATH={}\n", self.p(bin)));
+            if bin == "bin-install" {
+                cfg.push_str(&format!("SetEnv PATH={} HOME={} WORKS_DOCKER_HOST=unix://{}\n", self.p(bin), self.p("home"), self.p("no-docker.sock")));
+            } else {
+                cfg.push_str(&format!("SetEnv PATH={}\n", self.p(bin)));
+            }
         }
         let cfg_path = self.p(&format!("{name}.sshd_config"));
         std::fs::write(&cfg_path, cfg).unwrap_or_else(|e| panic!("{e}"));
@@ -243,7 +294,8 @@ impl Testbed {
 
 impl Drop for Testbed {
     fn drop(&mut self) {
-        for name in ["jump", "target22", "target2201", "target2202"] {
+        self.stop_agent();
+        for name in ["jump", "target22", "target2201", "target2202", "target2203"] {
             self.stop_sshd(name);
         }
         let _ = run(&["ip", "netns", "del", &self.ns_jump]);

@@ -422,6 +422,120 @@ macro_rules! hosts_impl {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn update_jumpbox(&self, j: &Jumpbox, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let done = sqlx::query(
+                        "UPDATE jumpboxes SET name = $2, address = $3, port = $4, ssh_user = $5, credential_id = $6, host_key = $7, \
+                         host_key_fingerprint = $8, updated_at = $9 WHERE id = $1",
+                    )
+                    .bind(&j.id)
+                    .bind(&j.name)
+                    .bind(&j.address)
+                    .bind(i32::from(j.port))
+                    .bind(&j.user)
+                    .bind(&j.credential_id)
+                    .bind(&j.host_key)
+                    .bind(&j.host_key_fingerprint)
+                    .bind(millis(j.updated_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(write_err("jumpbox", &j.name))?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("jumpbox", &j.id));
+                    }
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_jumpbox(&self, id: &str, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let users: Vec<String> = sqlx::query_scalar("SELECT name FROM hosts WHERE jumpbox_id = $1 ORDER BY name, id")
+                        .bind(id)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    if !users.is_empty() {
+                        let shown: Vec<&str> = users.iter().take(5).map(String::as_str).collect();
+                        let more = if users.len() > 5 { format!(" and {} more", users.len() - 5) } else { String::new() };
+                        return Err(Error::conflict(
+                            None,
+                            format!(
+                                "This jumpbox is still the route of {} host(s): {}{more}. Give them another route (works host update ID --jumpbox OTHER, or --jumpbox '' for direct) or delete them first.",
+                                users.len(),
+                                shown.join(", ")
+                            ),
+                        ));
+                    }
+                    let done = sqlx::query("DELETE FROM jumpboxes WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(db_error)?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("jumpbox", id));
+                    }
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_host(&self, h: &Host, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let done = sqlx::query(
+                        "UPDATE hosts SET name = $2, address = $3, port = $4, ssh_user = $5, credential_id = $6, jumpbox_id = $7, \
+                         host_key = $8, host_key_fingerprint = $9, verified_at = $10, updated_at = $11 WHERE id = $1",
+                    )
+                    .bind(&h.id)
+                    .bind(&h.name)
+                    .bind(&h.address)
+                    .bind(i32::from(h.port))
+                    .bind(&h.user)
+                    .bind(&h.credential_id)
+                    .bind(&h.jumpbox_id)
+                    .bind(&h.host_key)
+                    .bind(&h.host_key_fingerprint)
+                    .bind(opt_millis(h.verified_at))
+                    .bind(millis(h.updated_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(write_err("host in this organization", &h.name))?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("host", &h.id));
+                    }
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_host(&self, id: &str, audit: AuditDraft) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_attempts WHERE host_id = $1 AND status = 'running'")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    if running > 0 {
+                        return Err(Error::conflict(None, "An attempt on this host is still running; wait for it to end (at most a few minutes), then delete the host."));
+                    }
+                    sqlx::query("DELETE FROM access_attempts WHERE host_id = $1").bind(id).execute(&mut *tx).await.map_err(db_error)?;
+                    let done = sqlx::query("DELETE FROM hosts WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(db_error)?;
+                    if done.rows_affected() == 0 {
+                        return Err(Error::not_found("host", id));
+                    }
+                    Self::append_in(&mut tx, audit).await.map(|_| ())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn insert_host(&self, h: &Host, audit: AuditDraft) -> Result<()> {
                 let mut tx = self.begin_write().await?;
                 let result = async {
