@@ -74,7 +74,12 @@ async fn open_embedded(database_url: &str, identity: &Identity) -> Result<Arc<dy
 async fn embedded_core(database_url: &str) -> Result<Works> {
     let config = core_config()?;
     let store = works_store::open(database_url).await?;
-    let mut works = Works::new(store).with_config(config);
+    // Test Access reaches hosts through the system OpenSSH, and live workflow steps
+    // reach Google Drive, as they do from `works serve`.
+    let mut works = Works::new(store)
+        .with_config(config)
+        .with_access_probe(Arc::new(works_ssh::OpenSshProbe::new()))
+        .with_drive(Arc::new(works_drive::GoogleDrive::from_env()?));
     if let Some(key) = works_store::master_key(database_url, env("WORKS_MASTER_KEY").as_deref())? {
         works = works.with_master_key(&key);
     }
@@ -620,6 +625,16 @@ impl NativeClient {
         let api = self.api(py)?;
         wait(py, async move { api.instance_remove(&id).await }).map(Job::from)
     }
+
+    /// One operation of the later areas by name (see `dispatch.rs`): `args` is a dict of
+    /// JSON values; the answer is JSON values, or native jobs and nodes.
+    fn call(&self, py: Python<'_>, op: String, args: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let args = crate::json::from_py("args", args)
+            .and_then(crate::dispatch::Args::new)
+            .map_err(|e| crate::errors::to_py_err(py, e))?;
+        let api = self.api(py)?;
+        wait(py, async move { crate::dispatch::call(api.as_ref(), &op, args).await })?.into_py(py)
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -657,6 +672,17 @@ pub fn open(
         Ok((session(works, &who).await?, bootstrap))
     })?;
     Ok(NativeClient::new(Target::Embedded { database_url, identity }, api, first_start(&bootstrap, source)))
+}
+
+/// `works.backup.<op>(database_url, ...)`: the backup service on a database this
+/// machine reaches, as `works backup <op>` runs it. The answer is a JSON document.
+#[pyfunction]
+pub fn backup(py: Python<'_>, database_url: String, op: String, args: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let args = crate::json::from_py("args", args)
+        .and_then(crate::dispatch::Args::new)
+        .map_err(|e| crate::errors::to_py_err(py, e))?;
+    let value = wait(py, async move { crate::dispatch::backup(&database_url, &op, args).await })?;
+    Ok(crate::json::to_py(py, &value)?.unbind())
 }
 
 /// What `connect` signs in with.

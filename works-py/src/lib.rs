@@ -8,6 +8,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
+mod dispatch;
 mod errors;
 mod fleet_records;
 mod instance_records;
@@ -42,5 +43,6 @@ fn _works(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<instance_records::Deployment>()?;
     m.add_function(wrap_pyfunction!(client::open, m)?)?;
     m.add_function(wrap_pyfunction!(client::connect, m)?)?;
+    m.add_function(wrap_pyfunction!(client::backup, m)?)?;
     Ok(())
 }
