@@ -5,7 +5,6 @@ each backend: embedded (SQLite, and PostgreSQL when configured) and remote (a re
 
 from __future__ import annotations
 
-import base64
 import secrets
 import socket
 import subprocess
@@ -18,22 +17,6 @@ import pytest
 
 import works
 from conftest import USER_PASSWORD, Backend, unique
-
-# The master key of the PostgreSQL backend, which has no key file beside it.
-POSTGRES_MASTER_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-@pytest.fixture
-def sealing(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> works.Client:
-    """An MSP admin whose backend can seal secrets (SSH keys, connection credentials):
-    a SQLite database keeps its master key in a file beside it, a server has its own,
-    PostgreSQL takes it from WORKS_MASTER_KEY."""
-    if backend.mode == "embedded-postgres":
-        assert backend.database_url is not None
-        monkeypatch.setenv("WORKS_MASTER_KEY", POSTGRES_MASTER_KEY)
-        return works.open(backend.database_url)
-    return backend.admin
-
 
 def private_key(tmp_path: Path) -> str:
     """A new ed25519 key in OpenSSH format, made by ssh-keygen."""

@@ -186,7 +186,7 @@ class VersionReport:
 @dataclass(frozen=True)
 class UpgradePlan:
     """A planned move of an instance to another OpenClaw version. It is approved by
-    typing its ``approval_phrase``; ``state`` is ``pending``, ``approved`` or
+    typing its ``approval_phrase``; ``state`` is ``proposed``, ``approved`` or
     ``cancelled``."""
 
     id: str
