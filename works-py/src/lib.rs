@@ -11,6 +11,7 @@ mod client;
 mod dispatch;
 mod errors;
 mod fleet_records;
+mod fork;
 mod instance_records;
 mod json;
 mod records;
@@ -44,5 +45,7 @@ fn _works(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(client::open, m)?)?;
     m.add_function(wrap_pyfunction!(client::connect, m)?)?;
     m.add_function(wrap_pyfunction!(client::backup, m)?)?;
+    m.add_function(wrap_pyfunction!(fork::before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(fork::after_fork, m)?)?;
     Ok(())
 }

@@ -573,6 +573,13 @@ def open(
 def connect(
     url: str, token: str | None, username: str | None, password: str | None
 ) -> NativeClient: ...
+def before_fork() -> None:
+    """Stops the runtime's threads and holds SQLite's locks before ``os.fork()``
+    (registered by ``works``)."""
+    ...
+def after_fork() -> None:
+    """Lets go of SQLite's locks after ``os.fork()``, in the parent and the child."""
+    ...
 def backup(database_url: str, op: str, args: dict[str, Any]) -> Any:
     """One backup operation on a database this machine reaches; use ``works.backup``."""
     ...

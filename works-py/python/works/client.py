@@ -4,6 +4,7 @@ page as you iterate."""
 
 from __future__ import annotations
 
+import os as _os
 import warnings
 from datetime import datetime
 from typing import Any, Callable, Iterator, TypeVar
@@ -43,6 +44,14 @@ __all__ = [
     "connect",
     "DEFAULT_PAGE_SIZE",
 ]
+
+# Before os.fork() the native runtime stops its threads and SQLite's process-wide locks
+# are held, so the child inherits no lock a thread held mid-way; connections are made
+# again on first use on both sides.
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(
+        before=_works.before_fork, after_in_parent=_works.after_fork, after_in_child=_works.after_fork
+    )
 
 T = TypeVar("T")
 C = TypeVar("C")
