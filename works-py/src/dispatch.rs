@@ -262,8 +262,8 @@ pub async fn backup(url: &str, op: &str, a: Args) -> Result<Value> {
         }
         _ => Err(Error::invalid("operation", format!("{op} is not a backup operation"))),
     }
-    .and_then(|o| match o {
-        Out::Json(v) => Ok(v),
-        _ => Ok(Value::Null),
+    .map(|o| match o {
+        Out::Json(v) => v,
+        _ => Value::Null,
     })
 }
