@@ -21,6 +21,14 @@ Open a database directly, or talk to a running server; both give the same client
     for instance in client.instances.list():              # OpenClaw on the nodes
         print(instance.container_name, instance.state, instance.health)
 
+    # Later areas, same style: typed, frozen records; lists page as you iterate.
+    client.instances.plan_upgrade(instance_id, "2026.10.1")   # then .approve_upgrade(...)
+    client.hosts.test_access(host_id)                         # SSH: client.access_attempts.wait(...)
+    client.policy.grant(acme.id, "summarize", require_confirmation=True)
+    run = client.workflows.start(flow_id, "live")             # awaiting_approval: type
+    client.workflows.approve(flow_id, run.id, run.awaiting.approval_phrase)
+    works.backup.create("sqlite:///var/lib/works/works.db", "/var/backups/works")
+
 Errors are subclasses of :class:`works.WorksError` (``works.NotFound``,
 ``works.Forbidden``, ``works.InvalidInput`` with ``.field`` …), each with the core's
 plain-English message and a ``next_action``.
