@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Go through the work waiting for approval, one job at a time, and approve each by
-typing its phrase.
+"""Go through the work waiting for approval, one job or workflow run at a time, and
+approve each by typing its phrase.
 
     python examples/python/approve_pending.py --server http://127.0.0.1:8080 --token wkt_...
     python examples/python/approve_pending.py --database sqlite:///var/lib/works/works.db --as ops
@@ -10,6 +10,11 @@ and where, and asks you to type its approval phrase. Typed exactly, the job is a
 and queued for the node's agent; an empty line skips the job and leaves it waiting. A
 phrase that does not match is refused by the server, which says what to type; you are
 asked again. The end of input leaves the rest waiting.
+
+Then the same for every workflow run waiting for a person: the workflow, its
+organization, the step it stopped at and why, and the step's approval phrase. An
+approved run goes on at once and the script says where it ended (or that it waits for
+a second approver).
 
 Exits 0 when it went through the list, 2 when it could not (the message says why).
 """
@@ -69,6 +74,32 @@ def decide(client: works.Client, job: works.Job) -> str:
         return "approved"
 
 
+def decide_run(client: works.Client, workflow: works.Workflow, run: works.WorkflowRun) -> str:
+    """Like :func:`decide`, for the step a workflow run waits on."""
+    step = run.awaiting
+    phrase = step.approval_phrase if step is not None else None
+    if phrase is None:
+        print("  nothing to approve: the run no longer waits")
+        return "skipped"
+    while True:
+        typed = ask(f"Type the phrase to approve, or press Enter to skip:\n  {phrase}\n> ")
+        if typed is None:
+            return "ended"
+        if typed == "":
+            print("  skipped; it is still waiting")
+            return "skipped"
+        try:
+            approved = client.workflows.approve(workflow.id, run.id, typed)
+        except works.InvalidInput as e:
+            print(f"  not approved: {e}")
+            continue
+        except works.WorksError as e:
+            print(f"  not approved: {e}\n  {e.next_action}")
+            return "refused"
+        print(f"  approved: the run is {approved.state.replace('_', ' ')}: {approved.reason}")
+        return "approved"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -76,12 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         pending = list(client.jobs.list(state="awaiting_approval"))
         nodes = {n.id: n for n in client.nodes.list(include_retired=True)}
         orgs = {o.id: o.name for o in client.orgs.list(include_archived=True)}
+        runs = list(client.workflows.awaiting_approval())
     except works.WorksError as e:
         print(f"Could not list the waiting work: {e}\n{e.next_action}", file=sys.stderr)
         return 2
 
     print(f"Jobs waiting for approval: {len(pending)}")
     counts = {"approved": 0, "skipped": 0, "refused": 0}
+    ended = False
     for done, job in enumerate(pending):
         node = nodes.get(job.node_id)
         node_name = node.name if node else job.node_id
@@ -94,6 +127,28 @@ def main(argv: list[str] | None = None) -> int:
         outcome = decide(client, job)
         if outcome == "ended":
             left = len(pending) - done
+            print(f"End of input: {left} left waiting.")
+            counts["skipped"] += left
+            ended = True
+            break
+        counts[outcome] += 1
+
+    print(f"\nWorkflow runs waiting for approval: {len(runs)}")
+    for done, (workflow, run) in enumerate(runs):
+        if ended:
+            counts["skipped"] += len(runs) - done
+            break
+        step = run.awaiting
+        print(f"\nworkflow {workflow.name!r} ({orgs.get(run.org_id, run.org_id)})")
+        print(f"  run {run.id}, {run.mode}, started by {run.started_by} at {run.created_at:%Y-%m-%d %H:%M} UTC")
+        if step is not None:
+            print(f"  step {step.number}: {step.action} with {step.capability_id} ({step.risk or 'no'} risk)")
+        print(f"  why it waits: {run.reason}")
+        if run.approval_expires_at is not None:
+            print(f"  approve before {run.approval_expires_at:%Y-%m-%d %H:%M} UTC")
+        outcome = decide_run(client, workflow, run)
+        if outcome == "ended":
+            left = len(runs) - done
             print(f"End of input: {left} left waiting.")
             counts["skipped"] += left
             break

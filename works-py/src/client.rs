@@ -34,6 +34,8 @@ enum Identity {
 
 struct Live {
     pid: u32,
+    /// The runtime generation its connections were made on.
+    generation: u64,
     api: Arc<dyn Api>,
 }
 
@@ -69,12 +71,36 @@ async fn open_embedded(database_url: &str, identity: &Identity) -> Result<Arc<dy
     session(works, identity).await
 }
 
+/// How often, and how far apart, opening again after a fork is tried while SQLite says
+/// the database is locked: the connections of the parent's stopped runtime may still be
+/// closing (the last one checkpoints the write-ahead log).
+const REOPEN_TRIES: u32 = 50;
+const REOPEN_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+async fn reopen_embedded(database_url: &str, identity: &Identity) -> Result<Arc<dyn Api>> {
+    let mut tries = 1;
+    loop {
+        match open_embedded(database_url, identity).await {
+            Err(Error::Unavailable { message }) if message.contains("database is locked") && tries < REOPEN_TRIES => {
+                tries += 1;
+                tokio::time::sleep(REOPEN_PAUSE).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The core over the store at `database_url`, with the master key and the settings the
 /// CLI would use.
 async fn embedded_core(database_url: &str) -> Result<Works> {
     let config = core_config()?;
     let store = works_store::open(database_url).await?;
-    let mut works = Works::new(store).with_config(config);
+    // Test Access reaches hosts through the system OpenSSH, and live workflow steps
+    // reach Google Drive, as they do from `works serve`.
+    let mut works = Works::new(store)
+        .with_config(config)
+        .with_access_probe(Arc::new(works_ssh::OpenSshProbe::new()))
+        .with_drive(Arc::new(works_drive::GoogleDrive::from_env()?));
     if let Some(key) = works_store::master_key(database_url, env("WORKS_MASTER_KEY").as_deref())? {
         works = works.with_master_key(&key);
     }
@@ -159,36 +185,51 @@ impl NativeClient {
         let (first_start_message, generated_admin_password) = first_start;
         NativeClient {
             target,
-            live: Mutex::new(Some(Live { pid: std::process::id(), api })),
+            live: Mutex::new(Some(Live { pid: std::process::id(), generation: crate::runtime::generation(), api })),
             first_start_message,
             generated_admin_password,
         }
     }
 
-    /// The `Api` of this process: the one opened here, or, in a child after `os.fork()`,
-    /// a new one reached the same way.
+    /// Whether the connections survive the runtime being stopped for a fork: SQLite's
+    /// are threads of their own, not sockets of the runtime, so the parent keeps them
+    /// (closing and opening them again around forks would race with the child's).
+    fn outlives_runtime(&self) -> bool {
+        matches!(&self.target, Target::Embedded { database_url, .. } if database_url.trim_start().starts_with("sqlite:"))
+    }
+
+    /// The `Api` of this process: the one opened here, or, after `os.fork()` (in the
+    /// child, and in the parent, whose runtime was stopped for the fork), a new one
+    /// reached the same way.
     fn api(&self, py: Python<'_>) -> PyResult<Arc<dyn Api>> {
         let pid = std::process::id();
+        let generation = crate::runtime::generation();
         {
             let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(live) = live.as_ref().filter(|l| l.pid == pid) {
+            let current = |l: &&Live| l.pid == pid && (l.generation == generation || self.outlives_runtime());
+            if let Some(live) = live.as_ref().filter(current) {
                 return Ok(live.api.clone());
             }
         }
         let target = self.target.clone();
         let api = wait(py, async move {
             match &target {
-                Target::Embedded { database_url, identity } => open_embedded(database_url, identity).await,
+                Target::Embedded { database_url, identity } => reopen_embedded(database_url, identity).await,
                 Target::Remote { url, token } => Ok(Arc::new(RemoteClient::new(url, token.clone())?) as Arc<dyn Api>),
             }
         })?;
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(inherited) = live.take() {
-            if inherited.pid != pid {
-                std::mem::forget(inherited.api);
+        if let Some(old) = live.take() {
+            if old.pid != pid {
+                // Inherited across fork: its connections belong to the parent.
+                std::mem::forget(old.api);
+            } else if let Ok(rt) = runtime() {
+                // Made on a runtime stopped for a fork: closed here.
+                let _guard = rt.enter();
+                drop(old.api);
             }
         }
-        *live = Some(Live { pid, api: api.clone() });
+        *live = Some(Live { pid, generation, api: api.clone() });
         Ok(api)
     }
 }
@@ -620,6 +661,16 @@ impl NativeClient {
         let api = self.api(py)?;
         wait(py, async move { api.instance_remove(&id).await }).map(Job::from)
     }
+
+    /// One operation of the later areas by name (see `dispatch.rs`): `args` is a dict of
+    /// JSON values; the answer is JSON values, or native jobs and nodes.
+    fn call(&self, py: Python<'_>, op: String, args: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let args = crate::json::from_py("args", args)
+            .and_then(crate::dispatch::Args::new)
+            .map_err(|e| crate::errors::to_py_err(py, e))?;
+        let api = self.api(py)?;
+        wait(py, async move { crate::dispatch::call(api.as_ref(), &op, args).await })?.into_py(py)
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -657,6 +708,17 @@ pub fn open(
         Ok((session(works, &who).await?, bootstrap))
     })?;
     Ok(NativeClient::new(Target::Embedded { database_url, identity }, api, first_start(&bootstrap, source)))
+}
+
+/// `works.backup.<op>(database_url, ...)`: the backup service on a database this
+/// machine reaches, as `works backup <op>` runs it. The answer is a JSON document.
+#[pyfunction]
+pub fn backup(py: Python<'_>, database_url: String, op: String, args: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let args = crate::json::from_py("args", args)
+        .and_then(crate::dispatch::Args::new)
+        .map_err(|e| crate::errors::to_py_err(py, e))?;
+    let value = wait(py, async move { crate::dispatch::backup(&database_url, &op, args).await })?;
+    Ok(crate::json::to_py(py, &value)?.unbind())
 }
 
 /// What `connect` signs in with.

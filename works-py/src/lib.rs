@@ -8,8 +8,10 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
+mod dispatch;
 mod errors;
 mod fleet_records;
+mod fork;
 mod instance_records;
 mod json;
 mod records;
@@ -42,5 +44,8 @@ fn _works(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<instance_records::Deployment>()?;
     m.add_function(wrap_pyfunction!(client::open, m)?)?;
     m.add_function(wrap_pyfunction!(client::connect, m)?)?;
+    m.add_function(wrap_pyfunction!(client::backup, m)?)?;
+    m.add_function(wrap_pyfunction!(fork::before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(fork::after_fork, m)?)?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! released.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +18,45 @@ struct Owned {
 }
 
 static RUNTIME: Mutex<Option<Owned>> = Mutex::new(None);
+
+/// Counts the runtimes stopped before a fork: a connection made on an earlier one is
+/// made again on first use.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The generation of the current runtime.
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::SeqCst)
+}
+
+/// How long a fork waits for the runtime's threads to finish.
+const FORK_SHUTDOWN: Duration = Duration::from_secs(2);
+
+/// Called (through `fork::before_fork`) just before `os.fork()`: stops the runtime's
+/// threads, so that none is inside a lock when the process is copied. Otherwise the
+/// child can inherit a lock held by a thread that does not exist there (the global
+/// table of `parking_lot`, which tokio parks its threads with, and the locks of the
+/// libraries below), and hang or crash on its first call. Connections made on the
+/// stopped runtime are made again on first use, in the parent and in the child.
+/// Background work of the parent's embedded core (a running Test Access attempt) ends
+/// with it. When another thread is in a call at that moment the runtime is left
+/// running: it cannot be stopped under that call.
+pub fn stop_for_fork(py: Python<'_>) {
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let Some(owned) = slot.take() else { return };
+    if owned.pid != pid {
+        // Inherited from a parent: it has no threads here, and is left untouched.
+        *slot = Some(owned);
+        return;
+    }
+    match Arc::try_unwrap(owned.runtime) {
+        Ok(runtime) => {
+            GENERATION.fetch_add(1, Ordering::SeqCst);
+            py.detach(|| runtime.shutdown_timeout(FORK_SHUTDOWN));
+        }
+        Err(in_use) => *slot = Some(Owned { pid, runtime: in_use }),
+    }
+}
 
 /// The runtime of this process, created on first use. After `os.fork()` the child has
 /// none of the parent's worker threads, so the child builds its own; the parent's is

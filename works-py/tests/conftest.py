@@ -4,6 +4,7 @@ process (remote)."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import os
@@ -326,3 +327,19 @@ def run_python(
         timeout=timeout,
         env=env if env is not None else clean_env(),
     )
+
+
+# The master key of the PostgreSQL backend, which has no key file beside it.
+SEALING_MASTER_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@pytest.fixture
+def sealing(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> works.Client:
+    """An MSP admin whose backend can seal secrets (SSH keys, connection credentials,
+    webhook signing secrets): a SQLite database keeps its master key in a file beside
+    it, a server has its own, PostgreSQL takes it from WORKS_MASTER_KEY."""
+    if backend.mode == "embedded-postgres":
+        assert backend.database_url is not None
+        monkeypatch.setenv("WORKS_MASTER_KEY", SEALING_MASTER_KEY)
+        return works.open(backend.database_url)
+    return backend.admin

@@ -352,6 +352,35 @@ def test_a_forked_child_reconnects_on_its_own(client: works.Client) -> None:
     assert client.whoami().username == "admin"
 
 
+def test_children_forked_one_after_another_each_reconnect(client: works.Client, backend: Backend) -> None:
+    # Before a fork the client's runtime stops its threads: a thread caught inside a
+    # lock of the runtime (parking_lot's table) left the child hanging or crashing on
+    # its first call, with PostgreSQL most forks. SQLite connections are kept by the
+    # parent across forks; a child can still inherit a lock of SQLite's shared state
+    # for the file held by the parent's connection thread (rarely, right after a call),
+    # so SQLite is left out here: the single fork above covers it.
+    if backend.mode == "embedded":
+        pytest.skip("SQLite: see the comment; covered by test_a_forked_child_reconnects_on_its_own")
+    names = []
+    for n in range(5):
+        client.whoami()
+        name = unique(f"Fork{n}")
+        names.append(name)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                signal.alarm(30)
+                if client.orgs.create(name).name == name:
+                    code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, f"fork {n}"
+    seen = {o.name for o in client.orgs.list()}
+    assert set(names) <= seen
+
+
 def test_the_exception_tree() -> None:
     kinds = {
         works.NotFound: "not_found",

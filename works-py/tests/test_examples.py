@@ -403,6 +403,66 @@ def test_approve_pending_as_an_org_admin_until_input_ends(seeded: Seeded) -> Non
     assert admin.jobs.get(deploy.id).state == "awaiting_approval"
 
 
+def runs_waiting_for_a_person(seeded: Seeded) -> dict[str, tuple[works.Workflow, works.WorkflowRun]]:
+    """A live run of a workflow of Acme Dental and one of Bayside Law, each stopped at a
+    step whose permission asks for confirmation."""
+    admin = seeded.admin
+    orgs = {o.name: o for o in admin.orgs.list()}
+    waiting = {}
+    for name in ("Acme Dental", "Bayside Law"):
+        org = orgs[name]
+        admin.policy.grant(org.id, "summarize", require_confirmation=True)
+        flow = admin.workflows.create(
+            f"Weekly summary for {name}", [works.WorkflowStep("summarize", "summarize_text")], org_id=org.id
+        )
+        run = admin.workflows.start(flow.id, "live")
+        assert run.state == "awaiting_approval", run.reason
+        waiting[name] = (flow, run)
+    return waiting
+
+
+def test_approve_pending_workflow_runs_as_an_org_admin(seeded: Seeded) -> None:
+    waiting = runs_waiting_for_a_person(seeded)
+    acme_flow, acme_run = waiting["Acme Dental"]
+    bay_flow, bay_run = waiting["Bayside Law"]
+    phrase = acme_run.awaiting.approval_phrase if acme_run.awaiting else None
+    assert phrase
+    token = seeded.as_user("alice").tokens.create("approvals").token
+    typed = "\n".join(["summarize", phrase])  # a wrong phrase first: refused, asked again
+    run = run_python(str(EXAMPLES / "approve_pending.py"), *seeded.args(token), input=typed + "\n")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    assert out.startswith("Jobs waiting for approval: 0\n")
+    # Alice sees her organization's run only.
+    assert "\nWorkflow runs waiting for approval: 1\n" in out
+    assert "workflow 'Weekly summary for Acme Dental' (Acme Dental)" in out
+    assert f"  run {acme_run.id}, live, started by admin" in out
+    assert "  step 1: summarize_text with summarize (" in out
+    assert f"  why it waits: {acme_run.reason}" in out
+    assert "Bayside" not in out
+    assert f"Type the phrase to approve, or press Enter to skip:\n  {phrase}\n> " in out
+    assert "  not approved: phrase: " in out and phrase in out.split("  not approved: phrase: ")[1].splitlines()[0]
+    assert "  approved: the run is succeeded: " in out
+    assert out.endswith("\n1 approved, 0 skipped, 0 refused\n")
+
+    admin = seeded.admin
+    done = admin.workflows.run(acme_flow.id, acme_run.id)
+    assert done.state == "succeeded" and done.steps[0].approvals[0].by_name.startswith("alice")
+    assert admin.workflows.run(bay_flow.id, bay_run.id).state == "awaiting_approval"
+
+
+def test_approve_pending_jobs_then_runs_until_input_ends(seeded: Seeded) -> None:
+    runs_waiting_for_a_person(seeded)
+    request_risky_work(seeded)
+    run = run_python(str(EXAMPLES / "approve_pending.py"), *seeded.args(seeded.admin_token), input="\n")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    assert out.startswith("Jobs waiting for approval: 3\n")
+    assert "End of input: 2 left waiting." in out
+    assert "\nWorkflow runs waiting for approval: 2\n" in out
+    assert out.endswith("\n0 approved, 5 skipped, 0 refused\n")
+
+
 def manage_the_acme_gateway(seeded: Seeded) -> None:
     """Takes over the gateway found on acme-web-01; its health check then finds it down."""
     admin = seeded.admin

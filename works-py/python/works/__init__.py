@@ -21,6 +21,14 @@ Open a database directly, or talk to a running server; both give the same client
     for instance in client.instances.list():              # OpenClaw on the nodes
         print(instance.container_name, instance.state, instance.health)
 
+    # Later areas, same style: typed, frozen records; lists page as you iterate.
+    client.instances.plan_upgrade(instance_id, "2026.10.1")   # then .approve_upgrade(...)
+    client.hosts.test_access(host_id)                         # SSH: client.access_attempts.wait(...)
+    client.policy.grant(acme.id, "summarize", require_confirmation=True)
+    run = client.workflows.start(flow_id, "live")             # awaiting_approval: type
+    client.workflows.approve(flow_id, run.id, run.awaiting.approval_phrase)
+    works.backup.create("sqlite:///var/lib/works/works.db", "/var/backups/works")
+
 Errors are subclasses of :class:`works.WorksError` (``works.NotFound``,
 ``works.Forbidden``, ``works.InvalidInput`` with ``.field`` …), each with the core's
 plain-English message and a ``next_action``.
@@ -50,6 +58,47 @@ from ._works import (
     User,
     __version__,
 )
+from . import backup
+from ._areas import AccessAttempts, Alerts, Connections, Hosts, Jumpboxes, Policy, SshCredentials, Workflows
+from ._records import (
+    AccessAttempt,
+    Approval,
+    Assignment,
+    AuditNote,
+    BackupCreated,
+    BackupFile,
+    BackupManifest,
+    BackupPruned,
+    BackupRestored,
+    BackupRestoreTest,
+    BackupVerified,
+    Capability,
+    CapabilityAction,
+    CapabilityPack,
+    CliCommand,
+    Connection,
+    Delivery,
+    Discovery,
+    Eligibility,
+    FleetCounts,
+    FoundContainer,
+    Host,
+    Jumpbox,
+    MetricHistory,
+    MetricSample,
+    Permission,
+    RunStep,
+    SshCredential,
+    Stage,
+    TableSummary,
+    TranscriptEntry,
+    UpgradePlan,
+    VersionReport,
+    Webhook,
+    Workflow,
+    WorkflowRun,
+    WorkflowStep,
+)
 from .client import DEFAULT_PAGE_SIZE, Audit, Client, Instances, Jobs, Nodes, Orgs, Tokens, Users, connect, open
 from .errors import (
     Conflict,
@@ -76,6 +125,15 @@ __all__ = [
     "Nodes",
     "Jobs",
     "Instances",
+    "Alerts",
+    "SshCredentials",
+    "Jumpboxes",
+    "Hosts",
+    "AccessAttempts",
+    "Policy",
+    "Connections",
+    "Workflows",
+    "backup",
     "DEFAULT_PAGE_SIZE",
     "Org",
     "User",
@@ -96,6 +154,43 @@ __all__ = [
     "HealthAck",
     "Instance",
     "Deployment",
+    "Webhook",
+    "Delivery",
+    "FleetCounts",
+    "MetricSample",
+    "MetricHistory",
+    "CliCommand",
+    "Eligibility",
+    "VersionReport",
+    "UpgradePlan",
+    "Assignment",
+    "SshCredential",
+    "Jumpbox",
+    "Host",
+    "Stage",
+    "TranscriptEntry",
+    "FoundContainer",
+    "Discovery",
+    "AccessAttempt",
+    "Capability",
+    "CapabilityAction",
+    "CapabilityPack",
+    "Permission",
+    "Connection",
+    "WorkflowStep",
+    "Workflow",
+    "Approval",
+    "RunStep",
+    "WorkflowRun",
+    "TableSummary",
+    "BackupManifest",
+    "BackupFile",
+    "AuditNote",
+    "BackupPruned",
+    "BackupCreated",
+    "BackupVerified",
+    "BackupRestoreTest",
+    "BackupRestored",
     "WorksError",
     "NotFound",
     "Forbidden",

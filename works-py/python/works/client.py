@@ -4,6 +4,7 @@ page as you iterate."""
 
 from __future__ import annotations
 
+import os as _os
 import warnings
 from datetime import datetime
 from typing import Any, Callable, Iterator, TypeVar
@@ -26,6 +27,8 @@ from ._works import (
     PasswordReset,
     User,
 )
+from ._areas import AccessAttempts, Alerts, Connections, Hosts, Jumpboxes, Policy, SshCredentials, Workflows
+from ._records import Assignment, CliCommand, MetricHistory, UpgradePlan, VersionReport, load
 from .errors import FirstStart
 
 __all__ = [
@@ -41,6 +44,14 @@ __all__ = [
     "connect",
     "DEFAULT_PAGE_SIZE",
 ]
+
+# Before os.fork() the native runtime stops its threads and SQLite's process-wide locks
+# are held, so the child inherits no lock a thread held mid-way; connections are made
+# again on first use on both sides.
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(
+        before=_works.before_fork, after_in_parent=_works.after_fork, after_in_child=_works.after_fork
+    )
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -481,6 +492,84 @@ class Instances:
         waits for approval. Works on managed instances and failed deploys."""
         return self._native.instance_remove(id)
 
+    # --- operations: the OpenClaw CLI, versions and upgrade plans, assignments ---
+
+    def cli_commands(self) -> list[CliCommand]:
+        """The OpenClaw CLI commands the product knows, runnable or not (and why not)."""
+        return [load(CliCommand, c) for c in self._native.call("openclaw_cli_commands", {})]
+
+    def cli_run(self, id: str, command_id: str) -> Job:
+        """Runs a read-only OpenClaw CLI command (an id from :meth:`cli_commands`) on a
+        managed instance: a job for the node's agent; its output arrives, redacted, as
+        the job's ``output``."""
+        return self._native.call("instance_cli_run", {"id": id, "command_id": command_id})
+
+    def cli_runs(self, id: str, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Job]:
+        """The CLI runs of an instance, newest first."""
+
+        def fetch(offset: int | None, size: int) -> tuple[list[Job], int | None]:
+            page = self._native.call("instance_cli_runs", {"id": id, "offset": offset, "limit": size})
+            return page["items"], page["next_offset"]
+
+        return _paged(fetch, limit, page_size)
+
+    def cli_run_get(self, id: str, job_id: str) -> Job:
+        """One CLI run of an instance, by its job id. NotFound for a job of another
+        instance."""
+        return self._native.call("instance_cli_run_get", {"id": id, "job_id": job_id})
+
+    def versions(self, id: str, to_version: str | None = None, *, channel: str | None = None) -> VersionReport:
+        """The instance's current, pinned and desired OpenClaw versions, and whether a
+        move to ``to_version`` (default the desired one) on ``channel`` is eligible."""
+        return load(
+            VersionReport,
+            self._native.call("instance_versions", {"id": id, "to_version": to_version, "channel": channel}),
+        )
+
+    def plan_upgrade(self, id: str, to_version: str, *, channel: str | None = None) -> UpgradePlan:
+        """Makes an upgrade (or downgrade) plan; it waits until someone types its
+        ``approval_phrase`` with :meth:`approve_upgrade`."""
+        return load(
+            UpgradePlan,
+            self._native.call("upgrade_plan_create", {"id": id, "to_version": to_version, "channel": channel}),
+        )
+
+    def upgrade_plans(
+        self, id: str, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[UpgradePlan]:
+        """An instance's upgrade plans, newest first."""
+
+        def fetch(offset: int | None, size: int) -> tuple[list[UpgradePlan], int | None]:
+            page = self._native.call("upgrade_plan_list", {"id": id, "offset": offset, "limit": size})
+            return [load(UpgradePlan, p) for p in page["items"]], page["next_offset"]
+
+        return _paged(fetch, limit, page_size)
+
+    def upgrade_plan(self, id: str, plan_id: str) -> UpgradePlan:
+        return load(UpgradePlan, self._native.call("upgrade_plan_get", {"id": id, "plan_id": plan_id}))
+
+    def approve_upgrade(self, id: str, plan_id: str, phrase: str) -> UpgradePlan:
+        """Approves a plan by typing its ``approval_phrase`` (InvalidInput on field
+        ``phrase`` otherwise)."""
+        return load(
+            UpgradePlan,
+            self._native.call("upgrade_plan_approve", {"id": id, "plan_id": plan_id, "phrase": phrase}),
+        )
+
+    def cancel_upgrade(self, id: str, plan_id: str) -> UpgradePlan:
+        return load(UpgradePlan, self._native.call("upgrade_plan_cancel", {"id": id, "plan_id": plan_id}))
+
+    def assign(self, id: str, user_id: str) -> Assignment:
+        """Assigns a user of the instance's organization to it."""
+        return load(Assignment, self._native.call("instance_assign", {"id": id, "user_id": user_id}))
+
+    def unassign(self, id: str, user_id: str) -> None:
+        self._native.call("instance_unassign", {"id": id, "user_id": user_id})
+
+    def assignments(self, id: str) -> list[Assignment]:
+        """The users assigned to an instance."""
+        return [load(Assignment, a) for a in self._native.call("instance_assignments", {"id": id})]
+
 
 class Client:
     """A client of Anthropy Works. Get one from :func:`works.open` (a database opened
@@ -497,6 +586,14 @@ class Client:
     nodes: Nodes
     jobs: Jobs
     instances: Instances
+    alerts: Alerts
+    ssh_credentials: SshCredentials
+    jumpboxes: Jumpboxes
+    hosts: Hosts
+    access_attempts: AccessAttempts
+    policy: Policy
+    connections: Connections
+    workflows: Workflows
 
     def __init__(self, native: _works.NativeClient) -> None:
         self._native = native
@@ -507,6 +604,14 @@ class Client:
         self.nodes = Nodes(native)
         self.jobs = Jobs(native)
         self.instances = Instances(native)
+        self.alerts = Alerts(native)
+        self.ssh_credentials = SshCredentials(native)
+        self.jumpboxes = Jumpboxes(native)
+        self.hosts = Hosts(native)
+        self.access_attempts = AccessAttempts(native)
+        self.policy = Policy(native)
+        self.connections = Connections(native)
+        self.workflows = Workflows(native)
 
     @property
     def mode(self) -> str:
@@ -544,6 +649,11 @@ class Client:
         (field ``note``) for a note over 1000 characters.
         """
         return self._native.health_acknowledge(issue_id, note)
+
+    def metrics_history(self, hours: int | None = None) -> MetricHistory:
+        """Samples of the health answer and fleet counts over the last ``hours`` (1 to
+        168, default 24), oldest first: what the dashboard's chart shows. MSP roles."""
+        return load(MetricHistory, self._native.call("metrics_history", {"hours": hours}))
 
     def logout(self) -> None:
         """Ends the session this client signed in with (``works.connect`` with a
