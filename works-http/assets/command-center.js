@@ -13,6 +13,8 @@
   var root = document.getElementById("cc");
   if (!root) return;
   var svg = document.getElementById("cc-svg");
+  var stage = document.getElementById("cc-stage");
+  var layer = document.getElementById("cc-layer");
   var viewport = document.getElementById("cc-viewport");
   var layerGroups = document.getElementById("cc-groups");
   var layerEdges = document.getElementById("cc-edges");
@@ -161,7 +163,8 @@
       var r = RADIUS[n.kind] || 6;
       var cls = "cc-obj kind-" + n.kind + " status-" + n.status + (n.hotspot ? " hot" : "");
       var g = el(SVG, "g", { "class": cls, "data-id": n.id, transform: "translate(" + p.x + "," + p.y + ")" });
-      g.appendChild(el(SVG, "circle", { "class": "ring", r: r + 4 }));
+      // A ring only where a hotspot is: fewer elements to paint while panning.
+      if (n.hotspot) g.appendChild(el(SVG, "circle", { "class": "ring", r: r + 4 }));
       if (n.kind === "workflow" || n.kind === "connection") {
         g.appendChild(el(SVG, "rect", { "class": "dot", x: -r, y: -r, width: 2 * r, height: 2 * r, rx: n.kind === "workflow" ? 3 : r / 2 }));
       } else {
@@ -223,18 +226,49 @@
   }
 
   // ---- View: pan and zoom of the map only, anchored at the cursor.
-  var frame = 0;
-  function applyView() {
+  // The SVG is larger than the stage by MARGIN on every side. While the view pans, the
+  // whole drawing is moved as one layer (a CSS transform: nothing is repainted); once it
+  // rests, the move is written into the drawing and the layer put back.
+  var MARGIN = 400;
+  var frame = 0, settle = 0, full = false;
+  var shown = { x: 0, y: 0, k: 0 };
+  function stageSize() {
+    var r = stage.getBoundingClientRect();
+    return { w: r.width || 800, h: r.height || 600 };
+  }
+  function commit() {
+    var v = state.view;
+    viewport.setAttribute("transform", "translate(" + v.x + "," + v.y + ") scale(" + v.k + ")");
+    layer.style.transform = "";
+    shown = { x: v.x, y: v.y, k: v.k };
+    svg.classList.toggle("zoom-overview", v.k < 0.6);
+    svg.classList.toggle("zoom-org", v.k >= 0.6 && v.k < 1.2);
+    svg.classList.toggle("zoom-detail", v.k >= 1.2);
+    root.setAttribute("data-zoom", v.k < 0.6 ? "overview" : v.k < 1.2 ? "organization" : "detail");
+  }
+  function schedule() {
     if (frame) return;
     frame = requestAnimationFrame(function () {
       frame = 0;
-      var v = state.view;
-      viewport.setAttribute("transform", "translate(" + v.x + "," + v.y + ") scale(" + v.k + ")");
-      svg.classList.toggle("zoom-overview", v.k < 0.6);
-      svg.classList.toggle("zoom-org", v.k >= 0.6 && v.k < 1.2);
-      svg.classList.toggle("zoom-detail", v.k >= 1.2);
-      root.setAttribute("data-zoom", v.k < 0.6 ? "overview" : v.k < 1.2 ? "organization" : "detail");
+      var v = state.view, dx = v.x - shown.x, dy = v.y - shown.y;
+      if (full || v.k !== shown.k || Math.abs(dx) > MARGIN * 0.9 || Math.abs(dy) > MARGIN * 0.9) {
+        full = false;
+        commit();
+      } else {
+        layer.style.transform = "translate3d(" + dx + "px," + dy + "px,0)";
+      }
     });
+  }
+  // A pan: moved as a layer now, redrawn when it rests.
+  function applyPan() {
+    clearTimeout(settle);
+    settle = setTimeout(function () { full = true; schedule(); }, 150);
+    schedule();
+  }
+  // A zoom or a jump: redrawn at the next frame.
+  function applyView() {
+    full = true;
+    schedule();
   }
 
   function zoomAt(px, py, factor) {
@@ -247,11 +281,10 @@
   }
 
   function fit(box, maxK) {
-    var r = svg.getBoundingClientRect();
-    var w = r.width || 800, h = r.height || 600;
+    var size = stageSize(), w = size.w, h = size.h;
     var k = Math.min(maxK, (w - 40) / Math.max(box.w, 1), (h - 40) / Math.max(box.h, 1));
     k = Math.max(0.05, k);
-    state.view = { k: k, x: (w - box.w * k) / 2 - box.x * k, y: (h - box.h * k) / 2 - box.y * k };
+    state.view = { k: k, x: MARGIN + (w - box.w * k) / 2 - box.x * k, y: MARGIN + (h - box.h * k) / 2 - box.y * k };
     applyView();
   }
 
@@ -259,8 +292,8 @@
     var p = state.pos[id];
     if (!p && state.groupBox[id]) return fit(state.groupBox[id], 1.6);
     if (!p) return;
-    var r = svg.getBoundingClientRect();
-    state.view = { k: k, x: (r.width || 800) / 2 - p.x * k, y: (r.height || 600) / 2 - p.y * k };
+    var size = stageSize();
+    state.view = { k: k, x: MARGIN + size.w / 2 - p.x * k, y: MARGIN + size.h / 2 - p.y * k };
     applyView();
   }
 
@@ -280,14 +313,14 @@
     } else {
       var target = state.selected && state.pos[state.selected] ? state.selected : null;
       if (target) centreOn(target, 1.6);
-      else { var r = svg.getBoundingClientRect(); zoomAt(r.width / 2, r.height / 2, 1.6 / state.view.k); }
+      else { var size = stageSize(); zoomAt(MARGIN + size.w / 2, MARGIN + size.h / 2, 1.6 / state.view.k); }
     }
   }
 
   svg.addEventListener("wheel", function (ev) {
     ev.preventDefault();
-    var r = svg.getBoundingClientRect();
-    zoomAt(ev.clientX - r.left, ev.clientY - r.top, Math.exp(-ev.deltaY * 0.0015));
+    var r = stage.getBoundingClientRect();
+    zoomAt(ev.clientX - r.left + MARGIN, ev.clientY - r.top + MARGIN, Math.exp(-ev.deltaY * 0.0015));
   }, { passive: false });
 
   var drag = null;
@@ -300,7 +333,7 @@
     if (drag) {
       var dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
       if (Math.abs(dx) + Math.abs(dy) > 3) { drag.moved = true; svg.classList.add("dragging"); }
-      if (drag.moved) { state.view.x = drag.vx + dx; state.view.y = drag.vy + dy; applyView(); hover.hidden = true; }
+      if (drag.moved) { state.view.x = drag.vx + dx; state.view.y = drag.vy + dy; applyPan(); hover.hidden = true; }
       return;
     }
     var t = ev.target.closest ? ev.target.closest(".cc-obj") : null;
@@ -310,9 +343,9 @@
     clear(hover);
     hover.appendChild(el(null, "strong", null, n.label));
     hover.appendChild(el(null, "span", null, kindLabel(n.kind) + " · " + n.status_label));
-    var r = svg.getBoundingClientRect();
+    var r = stage.getBoundingClientRect();
     hover.style.left = (ev.clientX - r.left + 14) + "px";
-    hover.style.top = (ev.clientY - r.top + 40) + "px";
+    hover.style.top = (ev.clientY - r.top + 16) + "px";
     hover.hidden = false;
   });
   svg.addEventListener("pointerup", function (ev) {
@@ -528,7 +561,7 @@
   // pointer does).
   window.commandCenter = {
     view: function () { return { x: state.view.x, y: state.view.y, k: state.view.k }; },
-    panBy: function (dx, dy) { state.view.x += dx; state.view.y += dy; applyView(); },
+    panBy: function (dx, dy) { state.view.x += dx; state.view.y += dy; applyPan(); },
     select: function (id) { select(id, true); },
     refresh: load
   };
