@@ -179,7 +179,8 @@ pub async fn run(objects: usize, database: Option<String>, works_bin: Option<Pat
             "execute/async",
             json!({ "script": "const done = arguments[arguments.length - 1]; (function wait() { const cc = document.getElementById('cc'); const t = cc && cc.getAttribute('data-first-render-ms'); if (t) done([Number(t), document.querySelectorAll('#cc-objects .cc-obj').length]); else setTimeout(wait, 20); })();", "args": [] }),
         )
-        .await?;
+        .await
+        .context("waiting for the first render")?;
         first.push(v[0].as_f64().unwrap_or_default());
         drawn = v[1].as_u64().unwrap_or_default();
     }
@@ -191,7 +192,9 @@ pub async fn run(objects: usize, database: Option<String>, works_bin: Option<Pat
         setTimeout(function () { requestAnimationFrame(step); }, 300);"#;
     let mut report = Vec::new();
     for level in ["overview", "detail"] {
-        let v = cmd("execute/async", json!({ "script": pan, "args": [level, frames] })).await?;
+        let t = Instant::now();
+        let v = cmd("execute/async", json!({ "script": pan, "args": [level, frames] })).await.with_context(|| format!("panning at the {level} zoom"))?;
+        eprintln!("panned at the {level} zoom in {:.1}s", t.elapsed().as_secs_f64());
         let mut times: Vec<f64> = v.as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
         times.sort_by(f64::total_cmp);
         let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;

@@ -175,6 +175,7 @@
       fragO.appendChild(g);
     });
     layerGroups.appendChild(fragG); layerEdges.appendChild(fragE); layerObjects.appendChild(fragO);
+    if (shown.k) cull();
     applyFilters();
     applySelection();
     roster();
@@ -245,6 +246,23 @@
     svg.classList.toggle("zoom-org", v.k >= 0.6 && v.k < 1.2);
     svg.classList.toggle("zoom-detail", v.k >= 1.2);
     root.setAttribute("data-zoom", v.k < 0.6 ? "overview" : v.k < 1.2 ? "organization" : "detail");
+    cull();
+  }
+  // Objects outside the drawn area (the stage and its margin) are left out of painting.
+  function cull() {
+    var size = stageSize(), v = state.view, pad = 60;
+    var x0 = (-v.x) / v.k - pad, y0 = (-v.y) / v.k - pad;
+    var x1 = (size.w + 2 * MARGIN - v.x) / v.k + pad, y1 = (size.h + 2 * MARGIN - v.y) / v.k + pad;
+    var out = {};
+    Object.keys(state.els).forEach(function (id) {
+      var p = state.pos[id], off = !p || p.x < x0 || p.x > x1 || p.y < y0 || p.y > y1;
+      if (off) out[id] = true;
+      if (state.els[id].__off !== off) { state.els[id].__off = off; state.els[id].classList.toggle("off", off); }
+    });
+    state.edgeEls.forEach(function (e) {
+      var off = !!(out[e.__from] && out[e.__to]);
+      if (e.__off !== off) { e.__off = off; e.classList.toggle("off", off); }
+    });
   }
   function schedule() {
     if (frame) return;
