@@ -5,11 +5,17 @@
 //! `works-bench discovery --hosts N`: SSH discovery across N real sshd hosts behind one
 //! jumpbox, ours against Ansible's (see `discovery.rs`; needs root).
 //!
+//! `works-bench map --objects 5000`: the Command Center over a fleet of that many map
+//! objects, in headless Chromium: time to first render and frame time while panning
+//! (see `map.rs`).
+//!
 //! ```sh
 //! cargo build --release -p works-cli -p works-bench
 //! target/release/works-bench checkins --agents 500 --seconds 10 --concurrency 64
 //! target/release/works-bench checkins --database postgres://postgres@127.0.0.1:55432/postgres
 //! ```
+
+mod map;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -59,6 +65,23 @@ enum Bench {
         /// The virtual environment with ansible-core (scripts/bench-ansible-setup).
         #[arg(long, default_value = "target/bench-ansible")]
         ansible: PathBuf,
+    /// The Command Center map in headless Chromium: time to first render, frame time while panning.
+    Map {
+        /// About how many map objects (organizations, nodes, OpenClaw instances) to seed.
+        #[arg(long, default_value_t = 5000)]
+        objects: usize,
+        /// Frames to measure while panning, at each zoom level.
+        #[arg(long, default_value_t = 240)]
+        frames: usize,
+        /// A PostgreSQL admin URL (a fresh database is created in it); SQLite in a temporary folder when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// The `works` binary to start; defaults to the one beside this benchmark.
+        #[arg(long)]
+        works_bin: Option<PathBuf>,
+        /// The chromedriver to start; `chromedriver` on PATH when absent.
+        #[arg(long)]
+        chromedriver: Option<PathBuf>,
     },
 }
 
@@ -69,6 +92,9 @@ async fn main() -> Result<()> {
             checkins(agents.clamp(1, 100_000), concurrency.clamp(1, 1024), seconds.clamp(1, 300), database, works_bin).await
         }
         Bench::Discovery { hosts, ansible } => discovery::discovery(hosts.clamp(1, 250), ansible).await,
+        Bench::Map { objects, frames, database, works_bin, chromedriver } => {
+            map::run(objects.clamp(10, 50_000), database, works_bin, chromedriver, frames.clamp(10, 2000)).await
+        }
     }
 }
 

@@ -355,6 +355,10 @@ impl Api for RemoteClient {
         self.json(self.request(Method::GET, &["health"])?).await
     }
 
+    async fn map(&self) -> Result<works_core::FleetMap> {
+        self.json(self.request(Method::GET, &["map"])?).await
+    }
+
     async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<works_core::HealthIssue> {
         let id = Self::id_segment("health issue", issue_id)?;
         let body = works_core::AcknowledgeIssue { note: note.to_owned() };

@@ -75,6 +75,7 @@ pub trait Api: Send + Sync {
     async fn health(&self) -> Result<HealthReport>;
     async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<HealthIssue>;
     async fn metrics_history(&self, query: HistoryQuery) -> Result<MetricHistory>;
+    async fn map(&self) -> Result<crate::map::FleetMap>;
 
     async fn instance_list(&self, query: InstanceQuery) -> Result<Listing<Instance>>;
     async fn instance_get(&self, id: &str) -> Result<Instance>;
@@ -279,6 +280,9 @@ impl Api for Session {
     }
     async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<HealthIssue> {
         self.works.health_acknowledge(&self.actor, issue_id, note).await
+    }
+    async fn map(&self) -> Result<crate::map::FleetMap> {
+        self.works.map(&self.actor).await
     }
     async fn metrics_history(&self, query: HistoryQuery) -> Result<MetricHistory> {
         self.works.metrics_history(&self.actor, query).await

@@ -30,6 +30,7 @@ pub mod hosts;
 pub mod jobs;
 pub mod lifecycle;
 pub mod live;
+pub mod map;
 pub mod model;
 pub mod nodes;
 pub mod openclaw;
@@ -93,6 +94,7 @@ pub use openclaw_ops::{
 pub use openclaw_versions::{Channel, Direction, Eligibility};
 pub use capabilities::{AttachPack, Capability, CapabilityAction, CapabilityKind, CapabilityPack, RiskLevel};
 pub use connections::{Connection, ConnectionQuery, ConnectionRecord, ConnectionStatus, ConnectionUpdate, NewConnection, Provider};
+pub use map::{FleetMap, MapEdge, MapGroup, MapHotspot, MapKind, MapNode};
 pub use live::{DataLabel, DriveApi, DriveFile, DriveListing};
 pub use permissions::{NewPermission, Permission, PermissionQuery, PermissionUpdate};
 pub use policy::{Block, Rule};

@@ -26,6 +26,7 @@ use crate::AppState;
 
 mod alerts;
 mod chart;
+mod command_center;
 mod fleet;
 mod health;
 mod instance_ops;
@@ -40,7 +41,7 @@ const PAGE_SIZE: u32 = 50;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
+        .route("/", get(command_center::home))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
         .route("/assets/style.css", get(stylesheet))
@@ -62,6 +63,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(hosts::routes())
         .merge(workflows::routes())
         .merge(schedules::routes())
+        .merge(command_center::routes())
 }
 
 // ---------------------------------------------------------------------------------
@@ -339,14 +341,6 @@ async fn icon() -> Response {
 
 // ---------------------------------------------------------------------------------
 // Signing in and out.
-
-async fn home(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let signed_in = match cookie(&headers, SESSION_COOKIE) {
-        Some(secret) => s.works.authenticate(secret).await.is_ok(),
-        None => false,
-    };
-    see_other(if signed_in { "/ui" } else { "/login" })
-}
 
 #[derive(Template)]
 #[template(path = "login.html")]

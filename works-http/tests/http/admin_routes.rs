@@ -73,6 +73,7 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/agent/jobs/{id}/gateway-token", &["post"]),
         ("/api/v1/health", &["get"]),
         ("/api/v1/health/issues/{id}/acknowledge", &["post"]),
+        ("/api/v1/map", &["get"]),
         ("/metrics", &["get"]),
         ("/api/v1/instances", &["get", "post"]),
         ("/api/v1/instances/{id}", &["get"]),

@@ -11,6 +11,7 @@ mod alerts;
 mod bad_input;
 mod browser;
 mod browser_session;
+mod command_center;
 mod fleet;
 mod health;
 mod instance_ops;
