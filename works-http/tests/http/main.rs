@@ -16,5 +16,6 @@ mod health;
 mod instance_ops;
 mod hosts;
 mod instances;
+mod sweep;
 mod tenancy;
 mod workflows;
