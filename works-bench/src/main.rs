@@ -65,6 +65,7 @@ enum Bench {
         /// The virtual environment with ansible-core (scripts/bench-ansible-setup).
         #[arg(long, default_value = "target/bench-ansible")]
         ansible: PathBuf,
+    },
     /// The Command Center map in headless Chromium: time to first render, frame time while panning.
     Map {
         /// About how many map objects (organizations, nodes, OpenClaw instances) to seed.
