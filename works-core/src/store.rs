@@ -40,6 +40,7 @@ pub trait Store:
     + crate::openclaw_ops::InstanceOpsStore
     + crate::hosts::AccessStore
     + crate::policy_store::PolicyStore
+    + crate::cluster::ClusterStore
     + Send
     + Sync
     + 'static

@@ -301,6 +301,7 @@ mod history;
 mod hosts;
 mod instances;
 mod policy;
+mod cluster;
 
 macro_rules! store_impl {
     ($store:ty, $db:ty, $name:literal) => {
