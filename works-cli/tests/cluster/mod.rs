@@ -191,3 +191,77 @@ pub async fn assert_done_once(works: &Works, admin: &Actor, job: &Job, state: Jo
     assert_eq!(audited(works, admin, "job.claim", &job.id).await, 1, "job {} claimed more than once", job.id);
     assert_eq!(audited(works, admin, "job.complete", &job.id).await, 1, "job {} completed more than once", job.id);
 }
+
+/// An agent speaking HTTP directly, to stop at exact points of a job's life.
+pub struct RawAgent {
+    pub http: reqwest::Client,
+    pub credential: String,
+}
+
+impl RawAgent {
+    /// Enrolls through `server` with a fresh token for `node_id`.
+    pub async fn enroll(works: &Works, admin: &Actor, server: &str, node_id: &str) -> RawAgent {
+        let token = works.enrollment_token_create(admin, node_id).await.expect("token").token;
+        let http = reqwest::Client::new();
+        let cred: Value = http
+            .post(format!("{server}/api/v1/agent/enroll"))
+            .json(&json!({"token": token}))
+            .send()
+            .await
+            .expect("enroll")
+            .json()
+            .await
+            .expect("a credential");
+        RawAgent { http, credential: cred["credential"].as_str().expect("credential").to_owned() }
+    }
+
+    pub async fn post(&self, url: String, body: Option<Value>) -> reqwest::Response {
+        let mut request = self.http.post(url).bearer_auth(&self.credential);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    pub async fn claim(&self, server: &str) -> Option<Job> {
+        let r = self.post(format!("{server}/api/v1/agent/jobs/claim?wait_secs=1"), None).await;
+        match r.status().as_u16() {
+            204 => None,
+            200 => Some(r.json().await.expect("a job")),
+            other => panic!("claim answered {other}: {}", r.text().await.unwrap_or_default()),
+        }
+    }
+
+    /// Posts a job step (`start`, `heartbeat`) and returns the status and body.
+    pub async fn step(&self, server: &str, id: &str, step: &str) -> (u16, Value) {
+        let r = self.post(format!("{server}/api/v1/agent/jobs/{id}/{step}"), None).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn complete(&self, server: &str, id: &str) -> (u16, Value) {
+        let body = json!({"succeeded": true, "result": null, "output": "done", "reason": null});
+        let r = self.post(format!("{server}/api/v1/agent/jobs/{id}/complete"), Some(body)).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Moves a job's deadline into the past, as if its agent had been silent too long.
+pub async fn make_overdue(works: &Works, admin: &Actor, id: &str) {
+    let mut job = works.job_get(admin, id).await.expect("the job");
+    let before = job.state;
+    job.deadline_at = Some(chrono::Utc::now() - chrono::Duration::seconds(5));
+    let draft = works_core::AuditDraft {
+        at: chrono::Utc::now(),
+        actor_id: "test".into(),
+        actor_name: "test".into(),
+        org_id: None,
+        action: "test.overdue".into(),
+        target_kind: "job".into(),
+        target_id: Some(job.id.clone()),
+        outcome: works_core::Outcome::Succeeded,
+        reason: "The test moved the job's deadline into the past".into(),
+    };
+    works.store().update_job(&job, before, draft).await.expect("move the deadline");
+}
