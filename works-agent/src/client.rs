@@ -23,6 +23,8 @@ struct ErrorBody {
 /// got there, so sending it elsewhere cannot do anything twice).
 #[derive(Clone)]
 pub struct AgentClient {
+    /// The enrolled server: the first of `bases`.
+    primary: Url,
     bases: Arc<Vec<Url>>,
     /// The index in `bases` of the server in use.
     current: Arc<AtomicUsize>,
@@ -56,7 +58,8 @@ impl AgentClient {
     /// A client using `server` first and the `fallbacks` in order when the server in use
     /// cannot be reached. The same address twice is kept once.
     pub fn with_fallbacks(server: &str, fallbacks: &[String], credential: impl Into<String>) -> Result<Self> {
-        let mut bases = vec![works_client::parse_base_url(server)?];
+        let first = works_client::parse_base_url(server)?;
+        let mut bases = vec![first.clone()];
         for other in fallbacks {
             let url = works_client::parse_base_url(other).map_err(|e| match e {
                 Error::InvalidInput { problem, .. } => Error::invalid("fallback_server", format!("{}: {problem}", other.trim())),
@@ -66,7 +69,7 @@ impl AgentClient {
                 bases.push(url);
             }
         }
-        Ok(AgentClient { bases: Arc::new(bases), current: Arc::new(AtomicUsize::new(0)), credential: credential.into(), http: http_client()? })
+        Ok(AgentClient { primary: bases.first().cloned().unwrap_or_else(|| first.clone()), bases: Arc::new(bases), current: Arc::new(AtomicUsize::new(0)), credential: credential.into(), http: http_client()? })
     }
 
     /// Every server address this client may use, the first one first.
@@ -87,7 +90,11 @@ impl AgentClient {
     }
 
     fn base(&self) -> &Url {
-        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
+        self.base_at(self.current.load(Ordering::Relaxed))
+    }
+
+    fn base_at(&self, index: usize) -> &Url {
+        self.bases.get(index % self.bases.len().max(1)).unwrap_or(&self.primary)
     }
 
     /// Reports health, and the inventory when it is given.
@@ -152,7 +159,7 @@ impl AgentClient {
     /// round the list. The server that answers becomes the one in use.
     async fn send_with_failover(&self, builder: RequestBuilder) -> Result<Response> {
         let request = builder.build().map_err(|e| Error::internal(format!("Could not build the request: {e}")))?;
-        let count = self.bases.len();
+        let count = self.bases.len().max(1);
         let first = self.current.load(Ordering::Relaxed) % count;
         let mut last_error = None;
         for step in 0..count {
@@ -160,23 +167,23 @@ impl AgentClient {
             let Some(mut attempt) = request.try_clone() else {
                 return self.http.execute(request).await.map_err(|e| self.transport_error(&e));
             };
-            *attempt.url_mut() = rebase(request.url(), &self.bases[first], &self.bases[index]);
+            *attempt.url_mut() = rebase(request.url(), self.base_at(first), self.base_at(index));
             match self.http.execute(attempt).await {
                 Ok(response) => {
                     if index != first && self.current.compare_exchange(first, index, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
                         tracing::warn!(
-                            from = %self.bases[first].as_str().trim_end_matches('/'),
-                            to = %self.bases[index].as_str().trim_end_matches('/'),
+                            from = %self.base_at(first).as_str().trim_end_matches('/'),
+                            to = %self.base_at(index).as_str().trim_end_matches('/'),
                             "the server in use could not be reached; the agent now talks to the next one"
                         );
                     }
                     return Ok(response);
                 }
                 Err(e) if e.is_connect() && count > 1 => {
-                    tracing::debug!(server = %self.bases[index].as_str(), error = %e, "server unreachable; trying the next one");
-                    last_error = Some(self.transport_error_at(&e, &self.bases[index]));
+                    tracing::debug!(server = %self.base_at(index).as_str(), error = %e, "server unreachable; trying the next one");
+                    last_error = Some(self.transport_error_at(&e, self.base_at(index)));
                 }
-                Err(e) => return Err(self.transport_error_at(&e, &self.bases[index])),
+                Err(e) => return Err(self.transport_error_at(&e, self.base_at(index))),
             }
         }
         Err(match last_error {

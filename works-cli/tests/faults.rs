@@ -348,12 +348,11 @@ async fn postgres_restarted_under_load_loses_no_job_and_answers_plainly_meanwhil
     }
     let listed = works.job_list(&admin, works_core::JobQuery { node_id: Some(node.id.clone()), limit: Some(500), ..Default::default() }).await.unwrap();
     assert_eq!(listed.items.len(), accepted.len(), "a refused request left a job behind, or an accepted one was lost");
-    let ready = eventually("the server to be ready again", Duration::from_secs(30), || async {
+    eventually("the server to be ready again", Duration::from_secs(30), || async {
         let r = http.get(format!("{}/readyz", server.url)).send().await.ok()?;
         (r.status() == 200).then_some(())
     })
     .await;
-    let _ = ready;
     assert_audit_intact(&works, &admin).await;
     drop(agent);
     let (status, _) = server.stop();
