@@ -454,3 +454,103 @@ async fn a_full_disk_refuses_changes_plainly_and_loses_nothing_once_space_is_bac
     let (status, _) = server.stop();
     assert!(status.success());
 }
+
+/// A Drive that accepts connections and never answers: a live step hangs in it.
+fn silent_drive() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            match stream {
+                Ok(s) => held.push(s),
+                Err(_) => break,
+            }
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_workflow_run_fails_the_executing_run_and_the_other_server_takes_the_approval() {
+    use works_core::{Listing, Org, RunState, Workflow, WorkflowRun};
+    let test = "workflow runs across a killed server";
+    let Some((_store, url)) = fresh_postgres(test).await else { return };
+    let env = Env::new();
+    let drive = silent_drive();
+    let envs = [
+        ("WORKS_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ("WORKS_RECOVERY_INTERVAL_SECS", "1"),
+        ("WORKS_RUN_STALE_AFTER_SECS", "2"),
+        ("WORKS_GOOGLE_DRIVE_BASE_URL", drive.as_str()),
+        ("WORKS_MASTER_KEY", "5f1c0a7d9e2b4c6a8d0f1e3b5a7c9d1e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c"),
+    ];
+    let mut first = serve_database(&env, &url, &envs);
+    let second = serve_database(&env, &url, &envs);
+    let http = reqwest::Client::new();
+    let token = login(&http, &first.url, ADMIN_PASSWORD).await;
+    let on = |server: &str, args: &[&str]| env.run(&[&["--server", server, "--token", token.as_str()][..], args].concat());
+
+    let org: Org = on(&first.url, &["--json", "org", "create", "Acme Dental"]).ok().typed();
+    on(&first.url, &["permission", "create", "--org", &org.id, "--capability", "summarize", "--confirm"]).ok();
+    on(&first.url, &["permission", "create", "--org", &org.id, "--capability", "google_drive", "--action", "list_files", "--max-risk", "low"]).ok();
+    let conn: serde_json::Value = env
+        .run_with(
+            &["--server", &first.url, "--token", &token, "--json", "connection", "create", "Acme Drive", "--provider", "google-drive", "--org", &org.id, "--capability", "google_drive"],
+            &[("WORKS_CONNECTION_CREDENTIAL", "ya29.a-token-for-the-silent-drive")],
+            None,
+        )
+        .ok()
+        .json();
+    let conn_id = conn["id"].as_str().expect("id").to_owned();
+    let steps = |name: &str, steps: serde_json::Value| {
+        let path = env.path(name);
+        std::fs::write(&path, steps.to_string()).expect("write steps");
+        path.to_string_lossy().into_owned()
+    };
+    let waits = steps("waits.json", serde_json::json!([{"capability_id": "summarize", "action": "summarize_text"}]));
+    let waits: Workflow = on(&first.url, &["--json", "workflow", "create", "Needs a person", "--steps", &waits, "--org", &org.id]).ok().typed();
+    let lists = steps("lists.json", serde_json::json!([{"capability_id": "google_drive", "action": "list_files", "connection_id": conn_id, "parameters": {"page_size": 5}}]));
+    let lists: Workflow = on(&first.url, &["--json", "workflow", "create", "List files", "--steps", &lists, "--org", &org.id]).ok().typed();
+
+    // On the first server: one run waits for approval, one executes (hanging in Drive).
+    on(&first.url, &["workflow", "run", &waits.id, "--mode", "live"]).ok();
+    let waiting: Listing<WorkflowRun> = on(&first.url, &["--json", "workflow", "runs", &waits.id]).ok().typed();
+    let waiting = waiting.items[0].clone();
+    assert_eq!(waiting.state, RunState::AwaitingApproval);
+    let mut hanging = env
+        .command()
+        .args(["--server", &first.url, "--token", &token, "workflow", "run", &lists.id, "--mode", "live"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the live run");
+    let executing = eventually("the live run to be executing", Duration::from_secs(60), || async {
+        let runs: Listing<WorkflowRun> = on(&second.url, &["--json", "workflow", "runs", &lists.id]).ok().typed();
+        runs.items.into_iter().find(|r| r.state == RunState::Running)
+    })
+    .await;
+
+    // SIGKILL the first server mid-run; the second one carries on alone.
+    kill9(&mut first);
+    let _ = hanging.kill();
+    let _ = hanging.wait();
+    let failed = eventually("the surviving server to fail the interrupted run", Duration::from_secs(60), || async {
+        let run: WorkflowRun = on(&second.url, &["--json", "workflow", "show", &lists.id, &executing.id]).ok().typed();
+        (run.state != RunState::Running).then_some(run)
+    })
+    .await;
+    assert_eq!(failed.state, RunState::Failed, "{}", failed.reason);
+    assert!(failed.reason.contains("The server stopped while this run was executing step 1") && failed.reason.contains("not re-run"), "{}", failed.reason);
+
+    // The run waiting for a person is approved through the other server.
+    let still: WorkflowRun = on(&second.url, &["--json", "workflow", "show", &waits.id, &waiting.id]).ok().typed();
+    assert_eq!(still.state, RunState::AwaitingApproval, "{}", still.reason);
+    let phrase = still.steps[0].approval_phrase.clone().expect("phrase");
+    let done: WorkflowRun = on(&second.url, &["--json", "workflow", "approve", &waits.id, &waiting.id, "--phrase", &phrase]).ok().typed();
+    assert_eq!(done.state, RunState::Succeeded, "{}", done.reason);
+    let verified = on(&second.url, &["--json", "audit", "verify"]).ok().json();
+    assert_eq!(verified["intact"], true, "{verified}");
+    let (status, _) = second.stop();
+    assert!(status.success());
+}
