@@ -30,6 +30,9 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 pub struct RunOptions {
     /// The Docker engine's address (see [`crate::docker::docker_host_from_env`]).
     pub docker_host: String,
+    /// Other servers sharing the enrolled server's database, tried in order when the
+    /// server in use cannot be reached.
+    pub fallback_servers: Vec<String>,
 }
 
 /// The agent of one node, running.
@@ -55,14 +58,21 @@ impl std::fmt::Debug for Agent {
 /// server refuses its credential (an `Unauthenticated` error saying so).
 pub async fn run(state_dir: &Path, options: RunOptions, shutdown: CancellationToken) -> Result<()> {
     let saved = state::load(state_dir)?;
-    let agent = Arc::new(Agent::new(&saved.server, saved.credential, saved.node_id, &options.docker_host, shutdown)?);
+    let client = AgentClient::with_fallbacks(&saved.server, &options.fallback_servers, saved.credential)?;
+    let agent = Arc::new(Agent::with_client(client, saved.node_id, &options.docker_host, shutdown)?);
     agent.run().await
 }
 
 impl Agent {
     pub fn new(server: &str, credential: String, node_id: String, docker_host: &str, shutdown: CancellationToken) -> Result<Agent> {
+        Self::with_client(AgentClient::new(server, credential)?, node_id, docker_host, shutdown)
+    }
+
+    /// The agent of `node_id` talking through `client` (one server, or several with
+    /// failover: [`AgentClient::with_fallbacks`]).
+    pub fn with_client(client: AgentClient, node_id: String, docker_host: &str, shutdown: CancellationToken) -> Result<Agent> {
         Ok(Agent {
-            client: AgentClient::new(server, credential)?,
+            client,
             engine: Engine::new(docker_host)?,
             node_id,
             sent_inventory: Mutex::new(None),

@@ -38,6 +38,10 @@ pub enum AgentCommand {
         /// Where the agent keeps its enrollment
         #[arg(long, env = "WORKS_AGENT_STATE_DIR", value_name = "DIR")]
         state_dir: PathBuf,
+        /// Another server sharing the same database, used when the enrolled one cannot
+        /// be reached (repeat for more; in the environment, separate with commas)
+        #[arg(long = "fallback-server", env = "WORKS_AGENT_FALLBACK_SERVERS", value_delimiter = ',', value_name = "URL")]
+        fallback_servers: Vec<String>,
     },
 }
 
@@ -64,7 +68,7 @@ pub async fn run(cli: &Cli, command: &AgentCommand) -> Result<String> {
                 state_dir.display()
             ))
         }
-        AgentCommand::Run { state_dir } => {
+        AgentCommand::Run { state_dir, fallback_servers } => {
             // The agent talks to the server it enrolled with; a different --server (or
             // WORKS_SERVER) is a mistake worth saying, the same one is fine.
             if let Some(asked) = &cli.server {
@@ -84,7 +88,10 @@ pub async fn run(cli: &Cli, command: &AgentCommand) -> Result<String> {
                     ));
                 }
             }
-            let options = works_agent::RunOptions { docker_host: works_agent::docker_host_from_env() };
+            let options = works_agent::RunOptions {
+                docker_host: works_agent::docker_host_from_env(),
+                fallback_servers: fallback_servers.clone(),
+            };
             let stop = works_agent::CancellationToken::new();
             let on_signal = stop.clone();
             let signals = tokio::spawn(async move {

@@ -59,9 +59,10 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
         Err(e) => tracing::warn!(error = %e, "recovery at start failed; the monitor will try again"),
     }
     let (stop_monitor, monitor_stopped) = tokio::sync::oneshot::channel::<()>();
+    let holder = monitor_holder();
     let monitor = {
         let works = works.clone();
-        let holder = monitor_holder();
+        let holder = holder.clone();
         tokio::spawn(async move {
             works
                 .recovery_monitor(holder, recovery_every, async {
@@ -76,6 +77,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
         let works = works.clone();
         tokio::spawn(async move { works.schedule_ticker(std::time::Duration::from_secs(15), async { let _ = schedules_stopped.await; }).await })
     };
+    let cluster = ClusterWork::start(&works);
     let app = works_http::router(works, config);
 
     say(&format!("Anthropy Works is running at http://{bound} — sign in as {}", works_core::auth::FIRST_ADMIN));
@@ -92,6 +94,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
     if tokio::time::timeout(std::time::Duration::from_secs(10), monitor).await.is_err() {
         tracing::warn!("the recovery monitor did not stop within 10 seconds");
     }
+    cluster.stop(&holder).await;
     served?;
     say("Anthropy Works stopped.");
     Ok(())
@@ -148,6 +151,43 @@ fn monitor_holder() -> String {
         .unwrap_or_else(|| "works".to_owned());
     let random: String = works_core::secret::new_id().chars().rev().filter(char::is_ascii_hexdigit).take(8).collect();
     format!("{host}-{}-{random}", std::process::id())
+}
+
+/// What a server does for the others sharing its database: relays announcements of
+/// work queued through them to the agents long-polling this server, and at shutdown
+/// gives up the recovery lease so that another server takes the periodic work over
+/// at once. (The periodic work itself runs in the recovery monitor, on the lease holder.)
+struct ClusterWork {
+    works: works_core::Works,
+    stop: tokio::sync::oneshot::Sender<()>,
+    relay: tokio::task::JoinHandle<()>,
+}
+
+impl ClusterWork {
+    fn start(works: &works_core::Works) -> ClusterWork {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let relay = {
+            let works = works.clone();
+            tokio::spawn(async move {
+                works
+                    .relay_work_announcements(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            })
+        };
+        ClusterWork { works: works.clone(), stop, relay }
+    }
+
+    async fn stop(self, holder: &str) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.relay).await;
+        match self.works.step_down(holder).await {
+            Ok(true) => tracing::info!("gave up the recovery lease; another server takes the periodic work over"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not give up the recovery lease; another server takes it over when it runs out"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod auth;
 pub mod capabilities;
 pub mod clock;
+pub mod cluster;
 pub mod connections;
 pub mod error;
 pub mod fleet_store;

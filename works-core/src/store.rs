@@ -41,6 +41,7 @@ pub trait Store:
     + crate::hosts::AccessStore
     + crate::policy_store::PolicyStore
     + crate::schedules::ScheduleStore
+    + crate::cluster::ClusterStore
     + Send
     + Sync
     + 'static

@@ -81,6 +81,7 @@ impl SqliteStore {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(settled(conn)) }))
             .connect_with(options.clone().journal_mode(SqliteJournalMode::Wal))
             .await
             .map_err(open_error("SQLite"))?;
@@ -89,6 +90,7 @@ impl SqliteStore {
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(settled(conn)) }))
             .connect_with(options)
             .await
             .map_err(open_error("SQLite"))?;
@@ -124,6 +126,21 @@ impl SqliteStore {
     async fn lock_chain(_tx: &mut Transaction<'static, Sqlite>) -> Result<()> {
         Ok(())
     }
+}
+
+/// Whether a pooled SQLite connection may be handed out again: not while it still counts
+/// a transaction as open. That happens when a COMMIT or ROLLBACK fails, as on a full disk
+/// (SQLite may already have rolled back by itself, so the ROLLBACK sqlx sends fails too).
+/// Such a connection would refuse every later transaction ("non-zero transaction
+/// depth") and, as the only writer, stop all writes for good; it is closed instead and a
+/// fresh one opened.
+fn settled(conn: &mut sqlx::SqliteConnection) -> bool {
+    use sqlx::Connection;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a database connection left inside a failed transaction; a fresh one is opened");
+        return false;
+    }
+    true
 }
 
 /// PostgreSQL: one pool; appends to the audit chain are serialized by an advisory lock
@@ -302,6 +319,7 @@ mod hosts;
 mod instances;
 mod policy;
 mod schedules;
+mod cluster;
 
 macro_rules! store_impl {
     ($store:ty, $db:ty, $name:literal) => {

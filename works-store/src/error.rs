@@ -110,12 +110,30 @@ fn foreign_key_violation(db: &dyn DatabaseError, subject: Subject<'_>) -> Error 
 
 /// Maps any other database error: unreachable or busy → unavailable, the rest → internal.
 pub fn db_error(e: sqlx::Error) -> Error {
+    if is_disk_full(&e) {
+        tracing::error!(error = %e, "the database's disk is full");
+        return Error::unavailable(DISK_FULL);
+    }
     if is_unavailable(&e) {
         tracing::warn!(error = %e, "database unavailable");
         return Error::unavailable("The database cannot be reached right now.");
     }
     tracing::error!(error = %e, "database error");
     Error::internal("The database reported an unexpected error.")
+}
+
+/// What a change refused for want of disk space answers.
+pub const DISK_FULL: &str = "The database's disk is full, so the change was not saved (nothing was half-written). Free space where the database keeps its files, or give it a larger disk, then try again.";
+
+/// SQLite's SQLITE_FULL (13), PostgreSQL's disk_full (53100).
+fn is_disk_full(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else { return false };
+    let Some(code) = db.code() else { return false };
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        sqlite_primary_code(code.as_ref()) == Some(13)
+    } else {
+        code.as_ref() == "53100"
+    }
 }
 
 fn is_unavailable(e: &sqlx::Error) -> bool {

@@ -1,0 +1,100 @@
+//! Several servers on one database. The database is the only shared state: sessions,
+//! tokens, jobs and the audit log live there, job claims are atomic in the store, and
+//! one server at a time (the holder of the recovery lease) runs the periodic work.
+//!
+//! What the database alone cannot do is wake an agent that is long-polling one server
+//! when its job is queued through another. The store announces every job that becomes
+//! queued (on PostgreSQL with `NOTIFY`, sent when the transaction commits); each server
+//! listens and wakes its waiting agents at once. Announcements missed while the listener
+//! reconnects are covered by the claim's own short poll, so a lost announcement delays
+//! a job by at most that poll, never loses it. SQLite serves one server only and has no
+//! announcements: the server's in-process signal is enough there.
+
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::Result;
+use crate::works::Works;
+
+/// Announcements of queued work from every server sharing the database.
+#[async_trait]
+pub trait WorkListener: Send {
+    /// Waits for the next announcement (one or more jobs were queued, by any server,
+    /// this one included). An error means the connection was lost; the next call
+    /// reconnects, and announcements sent meanwhile are lost.
+    async fn next(&mut self) -> Result<()>;
+}
+
+/// The storage contract for running several servers on one database.
+#[async_trait]
+pub trait ClusterStore: Send + Sync {
+    /// A listener for queued work announced by every server, or None when this
+    /// database serves one server only (SQLite).
+    async fn work_listener(&self) -> Result<Option<Box<dyn WorkListener>>>;
+
+    /// Gives up the named lease if `holder` holds it (it expires at `now`), so that
+    /// another server takes it over at its next try instead of waiting for it to run
+    /// out. Answers whether the lease was held.
+    async fn release_lease(&self, name: &str, holder: &str, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// How long the relay waits before listening again after the connection was lost.
+const RELISTEN_AFTER: StdDuration = StdDuration::from_secs(1);
+
+impl Works {
+    /// Wakes this server's long-polling agents whenever another server (or this one)
+    /// queues work, until `stop` resolves. Returns at once, having nothing to relay,
+    /// when the store has no announcements (SQLite).
+    pub async fn relay_work_announcements(&self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut listener = loop {
+            match self.store.work_listener().await {
+                Ok(Some(listener)) => break listener,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for work queued on other servers yet; agents are woken by polling meanwhile");
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        _ = tokio::time::sleep(RELISTEN_AFTER * 5) => {}
+                    }
+                }
+            }
+        };
+        let mut lost = false;
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                next = listener.next() => match next {
+                    Ok(()) => {
+                        if lost {
+                            tracing::info!("listening for work queued on other servers again");
+                            lost = false;
+                        }
+                        self.job_signal.notify_waiters();
+                    }
+                    Err(e) => {
+                        if !lost {
+                            tracing::warn!(error = %e, "lost the database connection that announces work queued on other servers; agents are woken by polling until it is back");
+                            lost = true;
+                        }
+                        // Whatever was announced meanwhile is lost: let the waiting
+                        // claims look for it now.
+                        self.job_signal.notify_waiters();
+                        tokio::select! {
+                            _ = &mut stop => return,
+                            _ = tokio::time::sleep(RELISTEN_AFTER) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives up the recovery lease held by `holder` (at shutdown), so that another
+    /// server takes the periodic work over at its next try.
+    pub async fn step_down(&self, holder: &str) -> Result<bool> {
+        self.store.release_lease(crate::recovery::RECOVERY_LEASE, holder, self.now()).await
+    }
+}
