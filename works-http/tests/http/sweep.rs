@@ -329,6 +329,14 @@ async fn populate_b(w: &Sweep<'_>, org_b: &str, b_admin: &str, b_user_id: &str) 
     )
     .await;
     w.ok(admin, Method::POST, &format!("/api/v1/workflows/{}/runs", wf["id"].as_str().unwrap()), json!({"mode": "simulation"})).await;
+    // A schedule of B's workflow, made by B's admin.
+    w.ok(
+        b_admin,
+        Method::POST,
+        "/api/v1/schedules",
+        json!({"name": "Beta mornings", "target": {"type": "workflow", "workflow_id": wf["id"], "mode": "simulation"}, "cron": "0 9 * * 1-5", "time_zone": "Europe/Berlin"}),
+    )
+    .await;
 
     // The access layer: the MSP's key and jumpbox, B's host and a real (refused) attempt.
     let (_dir, key) = ssh_key();
@@ -534,9 +542,9 @@ async fn snapshot(w: &Sweep<'_>, ops: &[Op], found: &mut Found) -> BTreeMap<Stri
     let admin = w.s.admin_token.clone();
     let mut snap = BTreeMap::new();
     for op in ops.iter().filter(|o| o.method == Method::GET && !o.is_public()) {
-        // The audit log grows with every refusal; metrics and the health answer carry
-        // the time they were made.
-        if op.path.starts_with("/api/v1/audit") || op.path.contains("metrics") || op.path == "/api/v1/health" {
+        // The audit log grows with every refusal; metrics, the health answer and the map
+        // carry the time they were made (the map's records are snapshotted one by one).
+        if op.path.starts_with("/api/v1/audit") || op.path.contains("metrics") || op.path == "/api/v1/health" || op.path == "/api/v1/map" {
             continue;
         }
         let path = if op.path_params().is_empty() {
