@@ -99,6 +99,40 @@ async fn main() -> Result<()> {
     }
 }
 
+/// Starts `works serve` on a free loopback port over `url`, and answers the process and
+/// the address it printed once it was ready.
+pub(crate) async fn start_server(works_bin: Option<PathBuf>, data_dir: &std::path::Path, url: &str) -> Result<(tokio::process::Child, String)> {
+    let bin = match works_bin {
+        Some(b) => b,
+        None => default_works_bin()?,
+    };
+    let mut server = tokio::process::Command::new(&bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(["--database", url])
+        .env("WORKS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = server.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let base = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(rest) = line.split("running at ").nth(1) {
+                return Ok::<_, anyhow::Error>(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+        bail!("the server stopped before it was ready")
+    })
+    .await
+    .context("waiting for the server")??;
+    // Keep reading what it prints, so its standard output never closes under it.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((server, base))
+}
+
 fn default_works_bin() -> Result<PathBuf> {
     let me = std::env::current_exe()?;
     let dir = me.parent().ok_or_else(|| anyhow!("no folder for {}", me.display()))?;
@@ -150,32 +184,7 @@ async fn checkins(agents: usize, concurrency: usize, seconds: u64, database: Opt
     }
 
     // The server, as its own process.
-    let bin = match works_bin {
-        Some(b) => b,
-        None => default_works_bin()?,
-    };
-    let mut server = tokio::process::Command::new(&bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .args(["--database", &url])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let stdout = server.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    let mut lines = BufReader::new(stdout).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await? {
-            if let Some(rest) = line.split("running at ").nth(1) {
-                return Ok::<_, anyhow::Error>(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-        bail!("the server stopped before it was ready")
-    })
-    .await
-    .context("waiting for the server")??;
+    let (mut server, base) = start_server(works_bin, dir.path(), &url).await?;
 
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let mut creds = Vec::with_capacity(agents);

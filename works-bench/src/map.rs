@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use works_core::{CheckIn, Container, EnrollRequest, NewNode, NewOrg, NodeHealth, Works};
 
 const PASSWORD: &str = "benchmark-admin-password";
@@ -69,32 +68,7 @@ pub async fn run(objects: usize, database: Option<String>, works_bin: Option<Pat
     let seeded = seeding.elapsed();
 
     // The server, as its own process.
-    let bin = match works_bin {
-        Some(b) => b,
-        None => crate::default_works_bin()?,
-    };
-    let mut server = tokio::process::Command::new(&bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .args(["--database", &url])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let stdout = server.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    let mut lines = BufReader::new(stdout).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await? {
-            if let Some(rest) = line.split("running at ").nth(1) {
-                return Ok::<_, anyhow::Error>(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-        bail!("the server stopped before it was ready")
-    })
-    .await
-    .context("waiting for the server")??;
+    let (mut server, base) = crate::start_server(works_bin, dir.path(), &url).await?;
 
     // The API alone.
     let http = reqwest::Client::new();
