@@ -32,6 +32,19 @@ pub(crate) fn chromedriver() -> Option<PathBuf> {
     }
 }
 
+/// The chromedriver to use; outside CI, `None` (the caller skips) with a note when it is
+/// not installed; under CI its absence fails the test.
+pub(crate) fn chromedriver_or_skip() -> Option<PathBuf> {
+    let found = chromedriver();
+    if found.is_none() {
+        if in_ci() {
+            panic!("chromedriver is not installed, and CI must run the browser test: apt-get install chromium chromium-driver");
+        }
+        eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
+    }
+    found
+}
+
 /// A running chromedriver, stopped when dropped.
 pub(crate) struct Driver {
     child: tokio::process::Child,
@@ -155,13 +168,7 @@ pub(crate) async fn text_of(c: &Client, css: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_and_creates_an_organization_in_chromium() {
-    let Some(binary) = chromedriver() else {
-        if in_ci() {
-            panic!("chromedriver is not installed, and CI must run the browser test: apt-get install chromium chromium-driver");
-        }
-        eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
-        return;
-    };
+    let Some(binary) = chromedriver_or_skip() else { return };
     let server = TestServer::start_sqlite().await;
     let existing = server.create_org("Existing Org").await;
     server.create_user("dana", Role::OrgAdmin, Some(&existing.id)).await;

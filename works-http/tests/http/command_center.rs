@@ -20,7 +20,7 @@ use works_core::{
 };
 use works_testkit::{TestServer, TestUser, ADMIN_PASSWORD};
 
-use crate::browser::{chromedriver, connect, in_ci, wait_for_path, Driver};
+use crate::browser::{chromedriver_or_skip, connect, wait_for_path, Driver};
 use crate::common::{anonymous, as_admin, as_token};
 
 const ORG_A: &str = "Acme <img src=x onerror=\"window.__pwned='org'\"> Dental";
@@ -282,13 +282,7 @@ async fn pwned(c: &Client) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_center_in_chromium() {
-    let Some(binary) = chromedriver() else {
-        if in_ci() {
-            panic!("chromedriver is not installed, and CI must run the browser test: apt-get install chromium chromium-driver");
-        }
-        eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
-        return;
-    };
+    let Some(binary) = chromedriver_or_skip() else { return };
     let s = TestServer::start_sqlite().await;
     let f = seed(&s).await;
     let driver = Driver::start(&binary).await;

@@ -11,7 +11,7 @@ use works_core::{NewNode, Role};
 use fantoccini::Locator;
 use works_testkit::{TestServer, ADMIN_PASSWORD, USER_PASSWORD};
 
-use crate::browser::{chromedriver, connect, in_ci, text_of, wait_for_path, Driver};
+use crate::browser::{chromedriver_or_skip, connect, text_of, wait_for_path, Driver};
 use crate::browser_session::{sign_in, Browser};
 use crate::common::{as_admin, as_token};
 
@@ -140,13 +140,7 @@ async fn schedules_over_the_api_and_the_page(s: &TestServer) {
 /// in its own time zone; Disable turns it off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_adds_and_disables_a_schedule_in_chromium() {
-    let Some(binary) = chromedriver() else {
-        if in_ci() {
-            panic!("chromedriver is not installed, and CI must run the browser test: apt-get install chromium chromium-driver");
-        }
-        eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
-        return;
-    };
+    let Some(binary) = chromedriver_or_skip() else { return };
     let s = TestServer::start_sqlite().await;
     let acme = s.create_org("Acme Dental").await;
     s.create_user("acme-admin", Role::OrgAdmin, Some(&acme.id)).await;

@@ -10,17 +10,11 @@ use works_core::{
 };
 use works_testkit::{TestServer, USER_PASSWORD};
 
-use crate::browser::{chromedriver, connect, in_ci, text_of, wait_for_path, Driver, Shots};
+use crate::browser::{chromedriver_or_skip, connect, text_of, wait_for_path, Driver, Shots};
 
 /// Chromium through chromedriver, or `None` (the test is skipped) when not installed.
 async fn chromium() -> Option<(Driver, Client, tempfile::TempDir)> {
-    let Some(binary) = chromedriver() else {
-        if in_ci() {
-            panic!("chromedriver is not installed, and CI must run the browser tests: apt-get install chromium chromium-driver");
-        }
-        eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
-        return None;
-    };
+    let binary = chromedriver_or_skip()?;
     let driver = Driver::start(&binary).await;
     let profile = tempfile::tempdir().unwrap();
     let c = connect(&driver, profile.path()).await;

@@ -10,7 +10,7 @@ use works_core::{JobKind, JobReport, JobState, NewJob, NewNode};
 use works_testkit::{TestServer, ADMIN_PASSWORD};
 
 use super::{check_in, container, enroll_agent};
-use crate::browser::{chromedriver, connect, in_ci, text_of, wait_for_path, Driver, Shots};
+use crate::browser::{chromedriver_or_skip, connect, text_of, wait_for_path, Driver, Shots};
 
 async fn count(c: &Client, css: &str) -> usize {
     c.find_all(Locator::Css(css)).await.unwrap().len()
@@ -22,13 +22,7 @@ async fn click_button(c: &Client, label: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_and_jobs_in_chromium() {
-    let Some(binary) = chromedriver() else {
-        if in_ci() {
-            panic!("chromedriver is not installed, and CI must run the browser test: apt-get install chromium chromium-driver");
-        }
-        eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
-        return;
-    };
+    let Some(binary) = chromedriver_or_skip() else { return };
     let s = TestServer::start_sqlite().await;
     let acme = s.create_org("Acme Dental").await;
     let node = s.works.node_create(&s.admin, NewNode { name: "acme-web-01".into(), org_id: Some(acme.id.clone()) }).await.unwrap();
