@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Env, Server, ADMIN_PASSWORD};
+use common::{eventually, Env, Server, ADMIN_PASSWORD};
 use serde_json::{json, Value};
 use works_core::{
     Actor, AuditQuery, CoreConfig, JobKind, JobQuery, JobState, NewJob, NewNode, NewOrg, NodeStatus, NodeThresholds,
@@ -128,21 +128,6 @@ impl Drop for AgentProcess {
     }
 }
 
-/// Polls `check` every 200 ms until it answers Some, or fails after `within`.
-async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 fn short_thresholds() -> CoreConfig {
     CoreConfig {

@@ -5,11 +5,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use works_core::{Actor, Job, JobState, Works};
 
+pub use crate::common::eventually;
 use crate::common::{Env, Server};
 
 /// The Docker engine for agents; None (skipped) outside CI when it is not set, a
@@ -100,21 +101,6 @@ pub async fn enroll(env: &Env, works: &Works, admin: &Actor, node_id: &str, serv
     env.run(&["agent", "enroll", "--server", server, "--token", &token, "--state-dir", &state_dir.to_string_lossy()]).ok();
 }
 
-/// Polls `check` every 200 ms until it answers Some, or fails after `within`.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 pub async fn wait_final(works: &Works, admin: &Actor, id: &str, within: Duration) -> Job {
     eventually(&format!("job {id} to end"), within, || async {
