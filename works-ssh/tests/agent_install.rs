@@ -10,7 +10,7 @@
 mod testbed;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use works_core::agent_install::AgentInstallConfig;
@@ -22,28 +22,6 @@ use works_core::{
 use works_ssh::OpenSshProbe;
 
 /// Everything logged by this test binary (the server runs in it), at every level.
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_ansi(false).with_writer(move || LogWriter(sink.clone())).finish();
-        let _ = tracing::subscriber::set_global_default(subscriber);
-        buf
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn agent_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("WORKS_TEST_AGENT_BINARY") {
@@ -61,7 +39,7 @@ async fn one_typed_approval_takes_a_verified_host_through_the_jumpbox_to_an_onli
     if !testbed::available() {
         return;
     }
-    logs();
+    testbed::capture_logs();
     let tb = testbed::Testbed::start();
     let (_dir, store, _) = works_store::testing::fresh_sqlite().await;
 
@@ -186,7 +164,7 @@ async fn one_typed_approval_takes_a_verified_host_through_the_jumpbox_to_an_onli
         serde_json::to_string(&works.job_get(&admin, &job.id).await.unwrap()).unwrap(),
         serde_json::to_string(&audit).unwrap(),
     ];
-    let logged = String::from_utf8_lossy(&logs().lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    let logged = testbed::logged();
     assert!(logged.contains("host.install_agent") || logged.contains("install"), "the log holds the run");
     let agent_log = std::fs::read_to_string(home.join("agent.log")).unwrap_or_default();
     for t in texts.iter().chain([&logged, &agent_log]) {

@@ -3,7 +3,7 @@
 
 mod testbed;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use works_core::{
@@ -12,37 +12,6 @@ use works_core::{
 };
 use works_ssh::OpenSshProbe;
 
-/// Everything logged by this test binary, at every level.
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || LogWriter(sink.clone()))
-            .finish();
-        let _ = tracing::subscriber::set_global_default(subscriber);
-        buf
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logged() -> String {
-    String::from_utf8_lossy(&logs().lock().unwrap_or_else(|e| e.into_inner())).into_owned()
-}
 
 struct World {
     works: Works,
@@ -54,7 +23,7 @@ struct World {
 }
 
 async fn world(store: Arc<dyn works_core::Store>, tb: &testbed::Testbed) -> World {
-    logs();
+    testbed::capture_logs();
     let works = Works::new(store).with_master_key(&works_store::testing::test_master_key()).with_access_probe(Arc::new(OpenSshProbe::new()));
     assert_eq!(works.bootstrap(Some("first-admin-password".into())).await.unwrap(), Bootstrap::CreatedWithGivenPassword);
     let login = works.login(LoginInput { username: "admin".into(), password: "first-admin-password".into() }, SessionKind::Api).await.unwrap();
@@ -174,7 +143,7 @@ async fn through_the_jumpbox_access_is_verified_discovered_and_registered() {
         for t in &texts {
             assert_no_key(&tb, "a response", t);
         }
-        let log = logged();
+        let log = testbed::logged();
         assert!(!log.is_empty(), "the log was captured");
         assert_no_key(&tb, "the log", &log);
     }
@@ -250,7 +219,7 @@ async fn each_failure_has_its_own_reason_and_next_action() {
         for a in &all {
             assert_no_key(&tb, "an attempt", &serde_json::to_string(a).unwrap());
         }
-        assert_no_key(&tb, "the log", &logged());
+        assert_no_key(&tb, "the log", &testbed::logged());
     }
 }
 
