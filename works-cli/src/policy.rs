@@ -158,6 +158,9 @@ pub enum ConnectionCommand {
         /// A capability that may use it; repeat for several
         #[arg(long = "capability", value_name = "ID")]
         capabilities: Vec<String>,
+        /// An OpenClaw instance of the organization that uses it; repeat for several
+        #[arg(long = "instance", value_name = "ID")]
+        instances: Vec<String>,
         #[arg(long, value_enum)]
         status: Option<Status>,
     },
@@ -169,6 +172,12 @@ pub enum ConnectionCommand {
         /// The linked capabilities, replacing the old list; repeat for several
         #[arg(long = "capability", value_name = "ID")]
         capabilities: Vec<String>,
+        /// The OpenClaw instances that use it, replacing the old list; repeat for several
+        #[arg(long = "instance", value_name = "ID", conflicts_with = "no_instances")]
+        instances: Vec<String>,
+        /// Unlink every OpenClaw instance
+        #[arg(long)]
+        no_instances: bool,
         #[arg(long, value_enum)]
         status: Option<Status>,
     },
@@ -381,12 +390,13 @@ pub async fn connection(api: &dyn Api, cmd: ConnectionCommand, as_json: bool) ->
             return Ok(connections(&listing.items));
         }
         ConnectionCommand::Get { id } => ("", api.connection_get(&id).await?),
-        ConnectionCommand::Create { name, provider, org, capabilities, status } => {
-            let input = NewConnection { org_id: org, name, provider: provider.into(), capabilities, credential: credential_from_env(), status: status.map(Into::into) };
+        ConnectionCommand::Create { name, provider, org, capabilities, instances, status } => {
+            let input = NewConnection { org_id: org, name, provider: provider.into(), capabilities, instances, credential: credential_from_env(), status: status.map(Into::into) };
             ("Added. A credential, if given, is sealed and will not be shown again.", api.connection_create(input).await?)
         }
-        ConnectionCommand::Update { id, name, capabilities, status } => {
-            let input = ConnectionUpdate { name, capabilities: (!capabilities.is_empty()).then_some(capabilities), status: status.map(Into::into), credential: credential_from_env() };
+        ConnectionCommand::Update { id, name, capabilities, instances, no_instances, status } => {
+            let instances = if no_instances { Some(Vec::new()) } else { (!instances.is_empty()).then_some(instances) };
+            let input = ConnectionUpdate { name, capabilities: (!capabilities.is_empty()).then_some(capabilities), instances, status: status.map(Into::into), credential: credential_from_env() };
             ("Changed.", api.connection_update(&id, input).await?)
         }
         ConnectionCommand::Delete { id } => ("Removed, with its credential.", api.connection_delete(&id).await?),
@@ -404,6 +414,7 @@ pub async fn connection(api: &dyn Api, cmd: ConnectionCommand, as_json: bool) ->
             None => c.status.as_str().to_owned(),
         }),
         ("Linked capabilities", if c.capabilities.is_empty() { "none".into() } else { c.capabilities.join(", ") }),
+        ("Used by instances", if c.instances.is_empty() { "none".into() } else { c.instances.join(", ") }),
         ("Credential", if c.has_credential { "stored (sealed, never shown)".into() } else { "none".into() }),
     ]);
     Ok(if headline.is_empty() { body } else { format!("{headline}\n\n{body}") })

@@ -27,7 +27,7 @@ async fn schedules_are_the_same_remote_and_embedded() {
         .permission_create(&server.admin, NewPermission { org_id: acme.id.clone(), capability_id: "google_drive".into(), allowed_actions: None, max_risk: Some(RiskLevel::Low), require_confirmation: None, approvers_required: None })
         .await
         .unwrap();
-    let conn = local.connection_create(NewConnection { org_id: None, name: "Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: None, status: None }).await.unwrap();
+    let conn = local.connection_create(NewConnection { instances: vec![], org_id: None, name: "Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: None, status: None }).await.unwrap();
     let step = WorkflowStep { capability_id: "google_drive".into(), action: "list_files".into(), connection_id: Some(conn.id), parameters: serde_json::json!({}) };
     let wf = local.workflow_create(NewWorkflow { org_id: None, name: "Files".into(), description: None, steps: vec![step] }).await.unwrap();
     let input = |name: &str, cron: &str| NewSchedule {

@@ -94,6 +94,9 @@ pub struct Connection {
     pub status_reason: Option<String>,
     /// Capability ids that may use this connection.
     pub capabilities: Vec<String>,
+    /// OpenClaw instances (ids) of the organization that use this connection.
+    #[serde(default)]
+    pub instances: Vec<String>,
     /// Whether a credential is stored. The credential itself is never returned.
     pub has_credential: bool,
     pub created_at: DateTime<Utc>,
@@ -125,6 +128,9 @@ pub struct NewConnection {
     pub provider: Provider,
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// OpenClaw instances of the organization that use this connection.
+    #[serde(default)]
+    pub instances: Vec<String>,
     /// An access token or key. Write-only: sealed, never shown again.
     #[serde(default)]
     pub credential: Option<String>,
@@ -140,6 +146,7 @@ impl std::fmt::Debug for NewConnection {
             .field("name", &self.name)
             .field("provider", &self.provider)
             .field("capabilities", &self.capabilities)
+            .field("instances", &self.instances)
             .field("credential", &self.credential.as_ref().map(|_| "<hidden>"))
             .field("status", &self.status)
             .finish()
@@ -155,6 +162,9 @@ pub struct ConnectionUpdate {
     pub name: Option<String>,
     #[serde(default)]
     pub capabilities: Option<Vec<String>>,
+    /// Replaces the linked OpenClaw instances (an empty list unlinks them all).
+    #[serde(default)]
+    pub instances: Option<Vec<String>>,
     #[serde(default)]
     pub status: Option<ConnectionStatus>,
     /// Replaces the stored credential (write-only). An empty string removes it.
@@ -167,6 +177,7 @@ impl std::fmt::Debug for ConnectionUpdate {
         f.debug_struct("ConnectionUpdate")
             .field("name", &self.name)
             .field("capabilities", &self.capabilities)
+            .field("instances", &self.instances)
             .field("status", &self.status)
             .field("credential", &self.credential.as_ref().map(|_| "<hidden>"))
             .finish()
@@ -228,6 +239,7 @@ impl Works {
             access::require_connection_creator(actor, &org.id)?;
             let name = validate::name("name", &input.name)?;
             let caps = check_links(input.provider, &input.capabilities)?;
+            let instances = self.check_instance_links(actor, &org.id, &input.instances).await?;
             let id = new_id();
             let credential = input.credential.as_deref().map(str::trim).filter(|c| !c.is_empty());
             let sealed = match credential {
@@ -248,6 +260,7 @@ impl Works {
                 status,
                 status_reason: None,
                 capabilities: caps,
+                instances,
                 has_credential: sealed.is_some(),
                 created_at: now,
                 updated_at: now,
@@ -293,6 +306,10 @@ impl Works {
                 c.capabilities = check_links(c.provider, caps)?;
                 what.push(format!("linked to [{}]", c.capabilities.join(", ")));
             }
+            if let Some(ids) = &input.instances {
+                c.instances = self.check_instance_links(actor, &c.org_id, ids).await?;
+                what.push(format!("used by {} OpenClaw instance(s)", c.instances.len()));
+            }
             if let Some(cred) = &input.credential {
                 let cred = cred.trim();
                 if cred.is_empty() {
@@ -322,6 +339,33 @@ impl Works {
             Ok(rec.connection)
         })
         .await
+    }
+
+    /// The instances a connection may be linked to: each an OpenClaw instance of the
+    /// connection's organization that the actor may see and that was not removed. Another
+    /// organization's instance is refused exactly like one that does not exist.
+    async fn check_instance_links(&self, actor: &Actor, org_id: &str, ids: &[String]) -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for (n, raw) in ids.iter().enumerate() {
+            let field = format!("instances[{n}]");
+            let refused = || Error::invalid(field.clone(), format!("{} is not an OpenClaw instance of this organization", raw.trim()));
+            let id = validate::id(&field, raw)?;
+            let (i, _) = match self.visible_instance_for(actor, &id).await {
+                Ok(found) => found,
+                Err(Error::NotFound { .. }) => return Err(refused()),
+                Err(e) => return Err(e),
+            };
+            if i.org_id.as_deref() != Some(org_id) {
+                return Err(refused());
+            }
+            if i.state == crate::instances::InstanceState::Removed {
+                return Err(Error::invalid(field, "is a removed instance; link an instance that still runs"));
+            }
+            if !out.contains(&i.id) {
+                out.push(i.id);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn connection_delete(&self, actor: &Actor, id: &str) -> Result<Connection> {

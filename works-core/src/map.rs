@@ -115,7 +115,7 @@ pub struct MapNode {
 pub struct MapEdge {
     pub from: String,
     pub to: String,
-    /// `runs_on` (instance → node), `works_on` (job → node or instance), `uses` (workflow → connection).
+    /// `runs_on` (instance → node), `works_on` (job → node or instance), `uses` (workflow → connection), `used_by` (connection → instance).
     pub relation: String,
 }
 
@@ -448,6 +448,7 @@ impl Works {
 
         // Connections.
         let mut connection_ids: HashSet<String> = HashSet::new();
+        let mut connection_instances: Vec<(String, Vec<String>)> = Vec::new();
         let mut offset = 0;
         loop {
             let batch = self.store.list_connections(&owned, None, Page { offset, limit: Page::MAX_LIMIT }).await?;
@@ -466,6 +467,7 @@ impl Works {
                     ),
                 };
                 connection_ids.insert(c.id.clone());
+                connection_instances.push((c.id.clone(), c.instances.clone()));
                 nodes.push(MapNode {
                     id: gid(MapKind::Connection, &c.id),
                     kind: MapKind::Connection,
@@ -485,6 +487,17 @@ impl Works {
                 break;
             }
             offset += Page::MAX_LIMIT;
+        }
+
+        // Connections → the instances that use them, where the person sees both.
+        let shown: HashSet<String> = nodes.iter().map(|n| n.id.clone()).collect();
+        for (conn, instances) in &connection_instances {
+            for inst in instances {
+                let to = gid(MapKind::Instance, inst);
+                if shown.contains(&to) {
+                    edges.push(MapEdge { from: gid(MapKind::Connection, conn), to, relation: "used_by".into() });
+                }
+            }
         }
 
         // Workflows, with the state of their latest run.

@@ -175,6 +175,7 @@ mod tests {
             status,
             status_reason: None,
             capabilities: caps.iter().map(|a| (*a).to_owned()).collect(),
+            instances: vec![],
             has_credential: false,
             created_at: t,
             updated_at: t,

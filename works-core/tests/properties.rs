@@ -172,6 +172,7 @@ fn connection(org: &str, provider: Provider, caps: Vec<String>, status: Connecti
         status,
         status_reason: None,
         capabilities: caps,
+        instances: vec![],
         has_credential: false,
         created_at: Utc::now(),
         updated_at: Utc::now(),

@@ -148,7 +148,7 @@ async fn a_refused_token_puts_the_connection_in_error_until_the_credential_is_re
             .await
             .unwrap();
         let conn = works
-            .connection_create(&w.a_admin.actor, NewConnection { org_id: None, name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: Some("expired-token".into()), status: None })
+            .connection_create(&w.a_admin.actor, NewConnection { instances: vec![], org_id: None, name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: Some("expired-token".into()), status: None })
             .await
             .unwrap();
         assert_eq!(conn.status, ConnectionStatus::Connected);

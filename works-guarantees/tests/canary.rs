@@ -151,7 +151,7 @@ async fn generated_secrets_are_found_nowhere_afterwards() {
                 .works
                 .connection_create(
                     &w.a_admin.actor,
-                    NewConnection { org_id: None, name: format!("Canary Drive {i}"), provider: Provider::GoogleDrive, capabilities: vec![], credential: Some(first.clone()), status: None },
+                    NewConnection { instances: vec![], org_id: None, name: format!("Canary Drive {i}"), provider: Provider::GoogleDrive, capabilities: vec![], credential: Some(first.clone()), status: None },
                 )
                 .await
                 .unwrap();

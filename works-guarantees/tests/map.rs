@@ -59,7 +59,7 @@ async fn fleet_node(w: &World, name: &str, org: Option<&str>, containers: &[&str
 
 async fn connection(w: &World, who: &Person, name: &str) -> works_core::Connection {
     w.works
-        .connection_create(&who.actor, NewConnection { org_id: None, name: name.into(), provider: Provider::Generic, capabilities: vec![], credential: None, status: None })
+        .connection_create(&who.actor, NewConnection { instances: vec![], org_id: None, name: name.into(), provider: Provider::Generic, capabilities: vec![], credential: None, status: None })
         .await
         .unwrap()
 }

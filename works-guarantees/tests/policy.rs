@@ -34,7 +34,7 @@ async fn drive_permission(w: &World, org: &str) -> Permission {
 
 async fn drive_connection(w: &World, who: &Person, credential: Option<&str>) -> Connection {
     w.works
-        .connection_create(&who.actor, NewConnection { org_id: None, name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: credential.map(str::to_owned), status: Some(ConnectionStatus::Connected) })
+        .connection_create(&who.actor, NewConnection { instances: vec![], org_id: None, name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: credential.map(str::to_owned), status: Some(ConnectionStatus::Connected) })
         .await
         .unwrap()
 }
@@ -142,7 +142,7 @@ async fn connection_credentials_are_sealed_write_only_and_connections_follow_own
         let secret = "ya29.a-drive-token-never-to-be-seen";
         let c = w
             .works
-            .connection_create(&w.a_user.actor, NewConnection { org_id: None, name: "My Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: Some(secret.into()), status: None })
+            .connection_create(&w.a_user.actor, NewConnection { instances: vec![], org_id: None, name: "My Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: Some(secret.into()), status: None })
             .await
             .unwrap();
         assert_eq!((c.status, c.has_credential, c.org_id.as_str()), (ConnectionStatus::Connected, true, w.org_a.id.as_str()));
@@ -152,11 +152,11 @@ async fn connection_credentials_are_sealed_write_only_and_connections_follow_own
         assert!(!sealed.contains(secret) && !format!("{stored:?}").contains(secret), "[{}]", backend.name);
 
         // Linking checks the catalog and the provider, naming the field.
-        let bad = NewConnection { org_id: None, name: "x".into(), provider: Provider::Quickbooks, capabilities: vec!["google_drive".into()], credential: None, status: None };
+        let bad = NewConnection { instances: vec![], org_id: None, name: "x".into(), provider: Provider::Quickbooks, capabilities: vec!["google_drive".into()], credential: None, status: None };
         assert_eq!(w.works.connection_create(&w.a_admin.actor, bad).await.unwrap_err().field(), Some("capabilities"));
         let placeholder = w
             .works
-            .connection_create(&w.a_admin.actor, NewConnection { org_id: None, name: "Books".into(), provider: Provider::Quickbooks, capabilities: vec![], credential: None, status: None })
+            .connection_create(&w.a_admin.actor, NewConnection { instances: vec![], org_id: None, name: "Books".into(), provider: Provider::Quickbooks, capabilities: vec![], credential: None, status: None })
             .await
             .unwrap();
         assert_eq!((placeholder.status, placeholder.has_credential), (ConnectionStatus::Placeholder, false));
@@ -172,7 +172,7 @@ async fn connection_credentials_are_sealed_write_only_and_connections_follow_own
         not_found(w.works.connection_update(&w.b_admin.actor, &c.id, ConnectionUpdate::default()).await.unwrap_err(), "other org update");
         not_found(w.works.connection_delete(&w.b_user.actor, &c.id).await.unwrap_err(), "other org delete");
         not_found(
-            w.works.connection_create(&w.b_admin.actor, NewConnection { org_id: Some(w.org_a.id.clone()), name: "x".into(), provider: Provider::Generic, capabilities: vec![], credential: None, status: None }).await.unwrap_err(),
+            w.works.connection_create(&w.b_admin.actor, NewConnection { instances: vec![], org_id: Some(w.org_a.id.clone()), name: "x".into(), provider: Provider::Generic, capabilities: vec![], credential: None, status: None }).await.unwrap_err(),
             "creating in another org",
         );
 
@@ -458,5 +458,63 @@ async fn recovery_fails_runs_left_executing_and_leaves_runs_waiting_for_approval
         let phrase = still.steps[0].approval_phrase.clone().unwrap();
         let done = w.works.run_approve(&w.a_admin.actor, &wf.id, &waiting.id, ApproveRun { phrase }).await.unwrap();
         assert_eq!(done.state, RunState::Succeeded, "[{}] {}", backend.name, done.reason);
+    }
+}
+
+#[tokio::test]
+async fn a_connection_is_linked_only_to_instances_of_its_own_organization() {
+    for backend in backends().await {
+        let b = backend.name;
+        let w = World::build(backend.store.clone()).await;
+        let admin = &w.msp_admin.actor;
+        let deploy = |org: String, name: &'static str| {
+            let works = w.works.clone();
+            let admin = admin.clone();
+            async move {
+                let n = works.node_create(&admin, works_core::NewNode { name: name.into(), org_id: Some(org) }).await.unwrap();
+                works.instance_deploy(&admin, works_core::DeployInput { node_id: n.id, version: None, with_cli: false, gateway_port: None }).await.unwrap().instance
+            }
+        };
+        let a_inst = deploy(w.org_a.id.clone(), "acme-web-01").await;
+        let b_inst = deploy(w.org_b.id.clone(), "bolt-web-01").await;
+
+        // Linked on creation, shown on the record, and replaced or cleared by an update.
+        let c = w
+            .works
+            .connection_create(&w.a_admin.actor, NewConnection { instances: vec![a_inst.id.clone(), a_inst.id.clone()], org_id: None, name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: None, status: None })
+            .await
+            .unwrap();
+        assert_eq!(c.instances, vec![a_inst.id.clone()], "[{b}] linked once");
+        assert_eq!(w.works.connection_get(&w.a_user.actor, &c.id).await.map(|c| c.instances).ok(), None, "[{b}] an org user sees only their own connections");
+        assert_eq!(w.works.connection_get(&w.a_admin.actor, &c.id).await.unwrap().instances, vec![a_inst.id.clone()]);
+
+        // Another organization's instance is refused exactly like one that does not exist,
+        // and nothing changes.
+        let foreign = w.works.connection_update(&w.a_admin.actor, &c.id, ConnectionUpdate { instances: Some(vec![b_inst.id.clone()]), ..Default::default() }).await.unwrap_err();
+        let missing_id = "0190d3c5-0000-7000-8000-000000000000";
+        let missing = w.works.connection_update(&w.a_admin.actor, &c.id, ConnectionUpdate { instances: Some(vec![missing_id.into()]), ..Default::default() }).await.unwrap_err();
+        assert_eq!(foreign.field(), Some("instances[0]"), "[{b}] {foreign:?}");
+        assert_eq!(foreign.to_string().replace(&b_inst.id, "<id>"), missing.to_string().replace(missing_id, "<id>"), "[{b}]");
+        assert!(foreign.to_string().contains("is not an OpenClaw instance of this organization"), "{foreign}");
+        // Even the MSP admin cannot link B's instance to A's connection.
+        let e = w.works.connection_update(admin, &c.id, ConnectionUpdate { instances: Some(vec![a_inst.id.clone(), b_inst.id.clone()]), ..Default::default() }).await.unwrap_err();
+        assert_eq!(e.field(), Some("instances[1]"), "[{b}] {e:?}");
+        let bad = w.works.connection_update(&w.a_admin.actor, &c.id, ConnectionUpdate { instances: Some(vec!["$(id)".into()]), ..Default::default() }).await.unwrap_err();
+        assert_eq!(bad.field(), Some("instances[0]"), "[{b}] {bad:?}");
+        assert_eq!(w.works.connection_get(admin, &c.id).await.unwrap().instances, vec![a_inst.id.clone()], "[{b}] refusals change nothing");
+
+        // An organization user may link only instances assigned to them.
+        let own = w
+            .works
+            .connection_create(&w.a_user.actor, NewConnection { instances: vec![a_inst.id.clone()], org_id: None, name: "My Drive".into(), provider: Provider::GoogleDrive, capabilities: vec![], credential: None, status: None })
+            .await
+            .unwrap_err();
+        assert_eq!(own.field(), Some("instances[0]"), "[{b}] an unassigned instance: {own:?}");
+
+        let cleared = w.works.connection_update(&w.a_admin.actor, &c.id, ConnectionUpdate { instances: Some(vec![]), ..Default::default() }).await.unwrap();
+        assert!(cleared.instances.is_empty(), "[{b}]");
+        let page = w.works.audit_query(admin, AuditQuery { action: Some("connection.update".into()), ..Default::default() }).await.unwrap();
+        assert!(page.records.iter().any(|r| r.outcome == Outcome::Succeeded && r.reason.contains("used by 0 OpenClaw instance(s)")), "[{b}] {:?}", page.records);
+        assert!(page.records.iter().any(|r| r.outcome == Outcome::Rejected || r.outcome == Outcome::Denied), "[{b}] refusals are recorded: {:?}", page.records);
     }
 }

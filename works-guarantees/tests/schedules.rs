@@ -29,7 +29,7 @@ async fn workflow(w: &World, who: &Person, confirm: bool) -> Workflow {
     }
     let conn = w
         .works
-        .connection_create(&who.actor, NewConnection { org_id: None, name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: None, status: Some(ConnectionStatus::Connected) })
+        .connection_create(&who.actor, NewConnection { instances: vec![], org_id: None, name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: None, status: Some(ConnectionStatus::Connected) })
         .await
         .unwrap();
     let step = WorkflowStep { capability_id: "google_drive".into(), action: "list_files".into(), connection_id: Some(conn.id), parameters: serde_json::json!({"page_size": 10}) };

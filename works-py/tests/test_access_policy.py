@@ -203,6 +203,16 @@ def test_a_connection_credential_is_write_only(sealing: works.Client, backend: B
         assert credential not in every_text(record)
     cleared = client.connections.update(conn.id, credential="")
     assert cleared.has_credential is False
+    # Linked to the organization's own OpenClaw instances only.
+    inst = client.instances.deploy(client.nodes.create(unique("conn-node").lower(), org_id=org.id).id).instance
+    linked = client.connections.update(conn.id, instances=[inst.id])
+    assert linked.instances == (inst.id,)
+    elsewhere = client.orgs.create(unique("Conn Elsewhere Org"))
+    foreign = client.instances.deploy(client.nodes.create(unique("conn-far").lower(), org_id=elsewhere.id).id).instance
+    with pytest.raises(works.InvalidInput) as not_ours:
+        client.connections.update(conn.id, instances=[foreign.id])
+    assert not_ours.value.field == "instances[0]"
+    assert client.connections.get(conn.id).instances == (inst.id,)
     with pytest.raises(works.InvalidInput) as bad:
         client.connections.create("x", provider="dropbox", org_id=org.id)
     assert bad.value.field == "provider"

@@ -547,6 +547,7 @@ async fn connection_create(State(s): State<AppState>, form: UiForm<Fields>) -> R
             name: values.name.clone(),
             provider,
             capabilities: values.capabilities.clone(),
+            instances: Vec::new(),
             credential: Some(credential).filter(|c| !c.trim().is_empty()),
             status: status_of_form(&values.status)?,
         };
@@ -574,6 +575,8 @@ struct ConnectionPage {
     status_reason: String,
     has_credential: bool,
     caps: Vec<Choice>,
+    /// The organization's OpenClaw instances the person may see, checked when linked.
+    instances: Vec<Choice>,
     statuses: Vec<Choice>,
     updated: String,
     notice: Option<String>,
@@ -584,6 +587,17 @@ async fn connection_view(s: &AppState, session: &UiSession, id: &str, sent: Opti
     let c = s.works.connection_get(&session.actor, id).await.map_err(|e| UiError::from_core(e, nav(session)))?;
     let org = s.works.org_get(&session.actor, &c.org_id).await.map(|o| o.name).unwrap_or_else(|_| c.org_id.clone());
     let linked = sent.map(|f| f.all("capabilities")).unwrap_or_else(|| c.capabilities.clone());
+    let used_by = sent.map(|f| f.all("instances")).unwrap_or_else(|| c.instances.clone());
+    let instances = s
+        .works
+        .instance_list(&session.actor, works_core::InstanceQuery { limit: Some(500), ..Default::default() })
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i.org_id.as_deref() == Some(c.org_id.as_str()) && i.state != works_core::InstanceState::Removed)
+        .map(|i| Choice { checked: used_by.contains(&i.id), label: format!("{} ({})", i.container_name, i.state.as_str()), value: i.id })
+        .collect();
     let page = ConnectionPage {
         nav: nav(session),
         id: c.id.clone(),
@@ -594,6 +608,7 @@ async fn connection_view(s: &AppState, session: &UiSession, id: &str, sent: Opti
         status_reason: c.status_reason.clone().unwrap_or_default(),
         has_credential: c.has_credential,
         caps: linkable_caps(Some(c.provider), &linked),
+        instances,
         statuses: status_choices(&sent.map(|f| f.one("status")).unwrap_or_default(), Some(c.status.as_str())),
         updated: when(&c.updated_at),
         notice,
@@ -619,6 +634,7 @@ async fn connection_save(State(s): State<AppState>, PageId(id): PageId, form: Ui
         let input = ConnectionUpdate {
             name: Some(f.one("name")),
             capabilities: Some(f.all("capabilities")),
+            instances: Some(f.all("instances")),
             status: status_of_form(&f.one("status"))?,
             credential: if f.checked("remove_credential") { Some(String::new()) } else { Some(credential).filter(|c| !c.trim().is_empty()) },
         };

@@ -85,7 +85,7 @@ async fn machine(s: &TestServer, name: &str, org: Option<&str>, containers: &[&s
 
 async fn connection(s: &TestServer, token: &str, name: &str) -> String {
     let actor = s.works.authenticate(token).await.unwrap();
-    let input = NewConnection { org_id: None, name: name.into(), provider: Provider::Generic, capabilities: vec![], credential: None, status: None };
+    let input = NewConnection { instances: vec![], org_id: None, name: name.into(), provider: Provider::Generic, capabilities: vec![], credential: None, status: None };
     s.works.connection_create(&actor, input).await.unwrap().id
 }
 

@@ -54,7 +54,7 @@ async fn an_approver_types_the_phrase_on_the_approval_screen_in_chromium() {
         .unwrap();
     works.permission_create(admin, NewPermission { org_id: acme.id.clone(), capability_id: "summarize".into(), allowed_actions: None, max_risk: None, require_confirmation: None, approvers_required: None }).await.unwrap();
     let conn = works
-        .connection_create(admin, NewConnection { org_id: Some(acme.id.clone()), name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: None, status: Some(ConnectionStatus::Connected) })
+        .connection_create(admin, NewConnection { instances: vec![], org_id: Some(acme.id.clone()), name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: None, status: Some(ConnectionStatus::Connected) })
         .await
         .unwrap();
     let steps = vec![
@@ -122,7 +122,7 @@ async fn a_workflow_is_created_through_the_form_after_a_refused_step_in_chromium
     server.create_user("ada", Role::OrgAdmin, Some(&acme.id)).await;
     let conn = server
         .works
-        .connection_create(&server.admin, NewConnection { org_id: Some(acme.id.clone()), name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: None, status: None })
+        .connection_create(&server.admin, NewConnection { instances: vec![], org_id: Some(acme.id.clone()), name: "Acme Drive".into(), provider: Provider::GoogleDrive, capabilities: vec!["google_drive".into()], credential: None, status: None })
         .await
         .unwrap();
     let shots = Shots::new();

@@ -315,12 +315,14 @@ class Connections(_Area):
         provider: str,
         org_id: str | None = None,
         capabilities: list[str] | None = None,
+        instances: list[str] | None = None,
         credential: str | None = None,
         status: str | None = None,
     ) -> Connection:
         """Adds a connection (``provider``: ``google_drive``, ``servicetitan``,
-        ``quickbooks``, ``composio``, ``generic``). ``credential`` is write-only: sealed,
-        never returned (``has_credential`` says it is there)."""
+        ``quickbooks``, ``composio``, ``generic``). ``instances`` are OpenClaw instances
+        of the organization that use it. ``credential`` is write-only: sealed, never
+        returned (``has_credential`` says it is there)."""
         return self._one(
             Connection,
             "connection_create",
@@ -328,6 +330,7 @@ class Connections(_Area):
             name=name,
             provider=provider,
             capabilities=capabilities,
+            instances=instances,
             credential=credential,
             status=status,
         )
@@ -344,16 +347,19 @@ class Connections(_Area):
         *,
         name: str | None = None,
         capabilities: list[str] | None = None,
+        instances: list[str] | None = None,
         status: str | None = None,
         credential: str | None = None,
     ) -> Connection:
-        """Changes a connection; ``credential`` replaces the stored one ("" removes it)."""
+        """Changes a connection; ``instances`` replaces the linked OpenClaw instances
+        (``[]`` unlinks them all); ``credential`` replaces the stored one ("" removes it)."""
         return self._one(
             Connection,
             "connection_update",
             id=id,
             name=name,
             capabilities=capabilities,
+            instances=instances,
             status=status,
             credential=credential,
         )

@@ -421,6 +421,8 @@ class Connection:
     has_credential: bool
     created_at: datetime
     updated_at: datetime
+    #: OpenClaw instances (ids) of the organization that use the connection.
+    instances: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
