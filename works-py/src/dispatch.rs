@@ -1,5 +1,5 @@
 //! The later areas of the API (alerts and history, instance operations, SSH access,
-//! policy and workflows) and backups, as one call per operation by name: arguments and
+//! policy and workflows, schedules, the fleet map) and backups, as one call per operation by name: arguments and
 //! answers travel as JSON documents and the Python package (`works._records`) turns the
 //! answers into typed, frozen records. Jobs and nodes come back as the native records
 //! the rest of the client returns.
@@ -208,6 +208,12 @@ pub async fn call(api: &dyn Api, op: &str, a: Args) -> Result<Out> {
         "run_approve" => {
             out(api.run_approve(&a.text("workflow_id")?, &a.text("run_id")?, a.input(&["workflow_id", "run_id"])?).await)
         }
+        "schedule_create" => out(api.schedule_create(a.input(&[])?).await),
+        "schedule_list" => out(api.schedule_list(a.input(&[])?).await),
+        "schedule_get" => out(api.schedule_get(&id()?).await),
+        "schedule_update" => out(api.schedule_update(&id()?, a.input(&["id"])?).await),
+        "schedule_delete" => out(api.schedule_delete(&id()?).await),
+        "map" => out(api.map().await),
         _ => Err(Error::invalid("operation", format!("{op} is not an operation of this version of works"))),
     }
 }

@@ -16,6 +16,7 @@ from ._records import (
     Host,
     Jumpbox,
     Permission,
+    Schedule,
     SshCredential,
     Webhook,
     Workflow,
@@ -24,7 +25,7 @@ from ._records import (
     load,
 )
 
-__all__ = ["Alerts", "SshCredentials", "Jumpboxes", "Hosts", "AccessAttempts", "Policy", "Connections", "Workflows"]
+__all__ = ["Alerts", "SshCredentials", "Jumpboxes", "Hosts", "AccessAttempts", "Policy", "Connections", "Workflows", "Schedules"]
 
 
 class _Area:
@@ -438,3 +439,61 @@ class Workflows(_Area):
         for workflow in self.list(org_id):
             for run in self.runs(workflow.id, "awaiting_approval"):
                 yield workflow, run
+
+
+class Schedules(_Area):
+    """Workflow runs and read-only node work started by cron: ``client.schedules``. Each
+    fire acts with its creator's rights at that moment and never approves anything."""
+
+    def create(
+        self,
+        name: str,
+        *,
+        cron: str,
+        time_zone: str,
+        workflow_id: str | None = None,
+        mode: str = "simulation",
+        job_kind: str | None = None,
+        node_ids: list[str] | None = None,
+        org_id: str | None = None,
+        enabled: bool | None = None,
+    ) -> Schedule:
+        """Adds a schedule of a workflow's run (``workflow_id`` and ``mode``:
+        ``simulation`` or ``live``) or of read-only work on nodes (``job_kind``:
+        ``health_check``, ``logs`` or ``inventory_refresh``, and ``node_ids``). ``cron``
+        has five fields and is read in ``time_zone`` (e.g. ``Europe/Berlin``). A problem
+        names its field (``cron``, ``time_zone``, ``target.job_kind`` …)."""
+        if (workflow_id is None) == (job_kind is None):
+            from .errors import InvalidInput
+
+            raise InvalidInput("give either workflow_id or job_kind (with node_ids)", field="target")
+        if workflow_id is not None:
+            target: dict[str, Any] = {"type": "workflow", "workflow_id": workflow_id, "mode": mode}
+        else:
+            target = {"type": "job", "job_kind": job_kind, "node_ids": list(node_ids or [])}
+        return self._one(
+            Schedule, "schedule_create", org_id=org_id, name=name, target=target, cron=cron, time_zone=time_zone, enabled=enabled
+        )
+
+    def list(self, org_id: str | None = None, *, limit: int | None = None, page_size: int = 100) -> Iterator[Schedule]:
+        return self._list(Schedule, "schedule_list", limit, page_size, org_id=org_id)
+
+    def get(self, id: str) -> Schedule:
+        return self._one(Schedule, "schedule_get", id=id)
+
+    def update(
+        self,
+        id: str,
+        *,
+        name: str | None = None,
+        cron: str | None = None,
+        time_zone: str | None = None,
+        enabled: bool | None = None,
+    ) -> Schedule:
+        """Changes a schedule; ``enabled=False`` stops it, ``True`` plans its next fire
+        from now (missed fires are not made up)."""
+        return self._one(Schedule, "schedule_update", id=id, name=name, cron=cron, time_zone=time_zone, enabled=enabled)
+
+    def delete(self, id: str) -> Schedule:
+        return self._one(Schedule, "schedule_delete", id=id)
+

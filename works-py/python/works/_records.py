@@ -20,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "Schedule",
+    "MapNode",
+    "MapEdge",
+    "MapGroup",
+    "MapHotspot",
+    "FleetMap",
     "Webhook",
     "Delivery",
     "FleetCounts",
@@ -631,6 +637,96 @@ class BackupRestored:
 # --- from JSON ---
 
 # JSON keys that are Python keywords or builtins get a trailing underscore.
+@dataclass(frozen=True)
+class Schedule:
+    """A workflow run, or read-only work on a set of nodes, started by a five-field cron
+    expression read in an IANA time zone. ``target`` is ``{"type": "workflow",
+    "workflow_id": …, "mode": …}`` or ``{"type": "job", "job_kind": …, "node_ids": [...]}``.
+    A schedule never approves anything: a run that reaches a confirmation step waits."""
+
+    id: str
+    org_id: str
+    owner_id: str
+    owner_name: str
+    name: str
+    target: dict[str, Any]
+    cron: str
+    time_zone: str
+    enabled: bool
+    next_fire_at: datetime | None
+    last_fire_at: datetime | None
+    last_outcome: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class MapNode:
+    """One object on the fleet map (``kind``: organization, node, instance, job,
+    workflow or connection), with its status in plain words, why, and what to do next."""
+
+    id: str
+    kind: str
+    record_id: str
+    label: str
+    status: str
+    status_label: str
+    why: str
+    next_action: str | None
+    group: str
+    parent: str | None
+    hotspot: bool
+    link: str
+
+
+@dataclass(frozen=True)
+class MapEdge:
+    """A relationship: ``runs_on``, ``works_on``, ``uses``, ``used_by``."""
+
+    from_: str
+    to: str
+    relation: str
+
+
+@dataclass(frozen=True)
+class MapGroup:
+    """An organization (or the MSP's shared machines) and how many of its objects need attention."""
+
+    id: str
+    org_id: str | None
+    label: str
+    status: str
+    objects: int
+    hotspots: int
+
+
+@dataclass(frozen=True)
+class MapHotspot:
+    """A problem on the map: the object it marks, why, and the next action."""
+
+    id: str
+    target: str | None
+    severity: str
+    title: str
+    why: str
+    next_action: str
+    link: str
+    since: datetime | None
+
+
+@dataclass(frozen=True)
+class FleetMap:
+    """The fleet as the signed-in person may see it: what the Command Center draws."""
+
+    nodes: tuple[MapNode, ...]
+    edges: tuple[MapEdge, ...]
+    groups: tuple[MapGroup, ...]
+    hotspots: tuple[MapHotspot, ...]
+    state: str
+    summary: str
+    generated_at: datetime
+
+
 _RENAMED = {"from": "from_", "class": "class_"}
 
 

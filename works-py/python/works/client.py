@@ -27,8 +27,8 @@ from ._works import (
     PasswordReset,
     User,
 )
-from ._areas import AccessAttempts, Alerts, Connections, Hosts, Jumpboxes, Policy, SshCredentials, Workflows
-from ._records import Assignment, CliCommand, MetricHistory, UpgradePlan, VersionReport, load
+from ._areas import AccessAttempts, Alerts, Connections, Hosts, Jumpboxes, Policy, Schedules, SshCredentials, Workflows
+from ._records import Assignment, CliCommand, FleetMap, MetricHistory, UpgradePlan, VersionReport, load
 from .errors import FirstStart
 
 __all__ = [
@@ -594,6 +594,7 @@ class Client:
     policy: Policy
     connections: Connections
     workflows: Workflows
+    schedules: Schedules
 
     def __init__(self, native: _works.NativeClient) -> None:
         self._native = native
@@ -612,6 +613,7 @@ class Client:
         self.policy = Policy(native)
         self.connections = Connections(native)
         self.workflows = Workflows(native)
+        self.schedules = Schedules(native)
 
     @property
     def mode(self) -> str:
@@ -654,6 +656,12 @@ class Client:
         """Samples of the health answer and fleet counts over the last ``hours`` (1 to
         168, default 24), oldest first: what the dashboard's chart shows. MSP roles."""
         return load(MetricHistory, self._native.call("metrics_history", {"hours": hours}))
+
+    def map(self) -> FleetMap:
+        """The fleet as this person may see it — organizations, nodes, OpenClaw
+        instances, active jobs, workflows and connections, their relationships and the
+        problems (hotspots) with why and what to do: what the Command Center draws."""
+        return load(FleetMap, self._native.call("map", {}))
 
     def logout(self) -> None:
         """Ends the session this client signed in with (``works.connect`` with a
