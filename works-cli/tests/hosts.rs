@@ -72,7 +72,7 @@ fn story(env: &Env, mode: &[&str], tag: &str, org: &str, key_file: &str, key: &s
     let moved = run(&["jumpbox", "update", &jb, "--port", "2222"]).ok();
     assert!(moved.stdout.contains("127.0.0.1:2222"), "{}", moved.stdout);
     // This server was started without an address for agents.
-    let install = run(&["host", "install-agent", &host.id]).fails_with(6);
+    let install = run(&["host", "install-agent", &host.id]).fails_with(5);
     assert!(install.stderr.contains("WORKS_AGENT_SERVER_URL"), "{}", install.stderr);
     run(&["host", "update", &host.id, "--jumpbox", ""]).ok();
     run(&["host", "delete", &host.id]).ok();

@@ -98,18 +98,21 @@ impl Works {
             let h = self.host_for_install(actor, id).await?;
             access::require_msp(actor, "install agents on hosts")?;
             if self.access_probe.is_none() {
-                return Err(Error::unavailable("This server was started without the SSH access layer, so it cannot install agents. Start it with `works serve`, which includes it."));
+                return Err(Error::conflict(None, "This server was started without the SSH access layer, so it cannot install agents. Start it with `works serve`, which includes it."));
             }
             let Some(config) = self.agent_install.clone() else {
-                return Err(Error::unavailable(
+                // A matter of how the server was set up, not a passing outage: retrying
+                // changes nothing until someone sets the address.
+                return Err(Error::conflict(
+                    None,
                     "This server does not know the address hosts reach it at, so it cannot install agents. Start it with WORKS_AGENT_SERVER_URL=http://ADDRESS:PORT (an address the hosts can reach).",
                 ));
             };
             if !config.binary.is_file() {
-                return Err(Error::unavailable(format!(
-                    "The agent binary {} is missing on this server. Set WORKS_AGENT_BINARY to the works executable to copy.",
-                    config.binary.display()
-                )));
+                return Err(Error::conflict(
+                    None,
+                    format!("The agent binary {} is missing on this server. Set WORKS_AGENT_BINARY to the works executable to copy.", config.binary.display()),
+                ));
             }
             if h.verified_at.is_none() {
                 return Err(Error::conflict(

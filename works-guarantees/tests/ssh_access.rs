@@ -550,7 +550,7 @@ async fn agent_installation_needs_msp_roles_a_verified_host_and_a_typed_phrase_a
 
         // Without the server's address for agents: a plain refusal saying what to set.
         let e = f.works.host_install_agent(admin, &id).await.unwrap_err();
-        assert_eq!(e.kind(), "unavailable");
+        assert_eq!(e.kind(), "conflict");
         assert!(e.to_string().contains("WORKS_AGENT_SERVER_URL"), "{e}");
 
         let dir = tempfile::tempdir().unwrap();

@@ -179,7 +179,7 @@ async fn hosts_over_the_api_and_the_pages(s: &TestServer) {
     assert!(r.body["message"].as_str().unwrap().contains("acme-web-renamed"), "{}", r.text);
     // This server was not given an address for agents: installing says what to set.
     let r = admin.post_empty(&format!("/api/v1/hosts/{hid}/install-agent")).await;
-    r.expect_error(503, "unavailable");
+    r.expect_error(409, "conflict");
     assert!(r.text.contains("WORKS_AGENT_SERVER_URL"), "{}", r.text);
 
     // The pages: the host's edit form, its refusals, deleting the host, then the jumpbox.
