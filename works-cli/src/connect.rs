@@ -57,7 +57,7 @@ pub async fn open_works(url: &str) -> Result<(Works, Bootstrap)> {
     }
     works = works.with_config(works_core::CoreConfig { openclaw_repository: openclaw_repository()?, ..Default::default() });
     works = works.with_drive(Arc::new(works_drive::GoogleDrive::from_env()?));
-    if let Some(install) = works_core::agent_install::config_from_env()? { works = works.with_agent_install(install)?; }
+    if let Some(install) = agent_install_from_env()? { works = works.with_agent_install(install)?; }
     let outcome = works.bootstrap(secrets::from_env("WORKS_ADMIN_PASSWORD")).await?;
     Ok((works, outcome))
 }
@@ -136,4 +136,18 @@ fn remote(cli: &Cli, server: &str) -> Result<RemoteClient> {
 /// An address as people write it: no trailing slash.
 pub fn shown(url: &works_client::Url) -> String {
     url.as_str().trim_end_matches('/').to_owned()
+}
+
+/// Agent installation over SSH, from the server's environment: `WORKS_AGENT_SERVER_URL`
+/// (the address hosts reach this server at; without it, installation is off) and
+/// `WORKS_AGENT_BINARY` (the executable to copy; by default the running one, which hosts
+/// the agent). The core checks the address.
+fn agent_install_from_env() -> works_core::Result<Option<works_core::agent_install::AgentInstallConfig>> {
+    let Some(server_url) = std::env::var("WORKS_AGENT_SERVER_URL").ok().filter(|v| !v.trim().is_empty()) else { return Ok(None) };
+    let binary = match std::env::var_os("WORKS_AGENT_BINARY").filter(|v| !v.is_empty()) {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::current_exe()
+            .map_err(|e| works_core::Error::unavailable(format!("The running executable could not be found ({e}); set WORKS_AGENT_BINARY.")))?,
+    };
+    Ok(Some(works_core::agent_install::AgentInstallConfig { binary, server_url }))
 }

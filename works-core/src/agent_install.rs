@@ -63,19 +63,6 @@ pub fn check_server_url(url: &str) -> Result<String> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
-/// The server's settings from its environment: `WORKS_AGENT_SERVER_URL` (the address
-/// hosts reach this server at; without it, installation is off) and `WORKS_AGENT_BINARY`
-/// (the executable to copy; by default the running one, which hosts the agent).
-pub fn config_from_env() -> Result<Option<AgentInstallConfig>> {
-    let Some(server_url) = std::env::var("WORKS_AGENT_SERVER_URL").ok().filter(|v| !v.trim().is_empty()) else { return Ok(None) };
-    let server_url = check_server_url(&server_url)?;
-    let binary = match std::env::var_os("WORKS_AGENT_BINARY").filter(|v| !v.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        None => std::env::current_exe().map_err(|e| Error::unavailable(format!("The running executable could not be found ({e}); set WORKS_AGENT_BINARY.")))?,
-    };
-    Ok(Some(AgentInstallConfig { binary, server_url }))
-}
-
 /// The phrase an approver types to install the agent on a host.
 pub fn install_phrase(host_name: &str) -> String {
     format!("install agent on {host_name}")
