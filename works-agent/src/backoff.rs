@@ -23,6 +23,14 @@ pub fn checkin_delay(interval_secs: u64) -> Duration {
     jittered(Duration::from_secs(interval_secs.max(1)), 0.2)
 }
 
+/// The wait a busy server advised (`Retry-After`), kept between one second and the
+/// longest back-off, with a little jitter so that agents told the same number do not
+/// come back in the same instant.
+pub fn advised_delay(retry_after_secs: u64) -> Duration {
+    let advised = Duration::from_secs(retry_after_secs.max(1)).min(MAX_BACKOFF);
+    advised + Duration::from_secs(1).mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
+}
+
 /// Exponential back-off with jitter: 1 s, 2 s, 4 s … up to five minutes, each wait
 /// drawn between half and all of its step.
 #[derive(Debug, Clone)]
@@ -70,6 +78,16 @@ mod tests {
         for _ in 0..200 {
             let d = checkin_delay(30);
             assert!(d >= Duration::from_secs(24) && d <= Duration::from_secs(36), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn an_advised_wait_is_kept_and_bounded() {
+        for _ in 0..100 {
+            let d = advised_delay(7);
+            assert!(d >= Duration::from_secs(7) && d <= Duration::from_secs(8), "{d:?}");
+            assert!(advised_delay(0) >= Duration::from_secs(1));
+            assert!(advised_delay(100_000) <= MAX_BACKOFF + Duration::from_secs(1));
         }
     }
 

@@ -11,7 +11,7 @@ use tracing::Instrument;
 use tokio_util::sync::CancellationToken;
 use works_core::{CheckIn, CheckInReply, Error, Job, JobReport, Result};
 
-use crate::backoff::{checkin_delay, Backoff};
+use crate::backoff::{advised_delay, checkin_delay, Backoff};
 use crate::client::AgentClient;
 use crate::docker::{inventory_hash, Engine};
 use crate::state;
@@ -188,6 +188,13 @@ impl Agent {
                 Err(e @ Error::Unauthenticated { .. }) => {
                     self.cut_off(&e);
                     return;
+                }
+                // A busy server (after a restart the whole fleet comes back at once) says
+                // when to try again; that is advice, not a failure.
+                Err(Error::RateLimited { retry_after_secs, .. }) => {
+                    let wait = advised_delay(retry_after_secs);
+                    tracing::info!(retry_in_secs = wait.as_secs_f32(), "the server is busy; checking in later as it advised");
+                    wait
                 }
                 Err(e) => {
                     let wait = backoff.next_delay();

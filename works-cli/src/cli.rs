@@ -141,6 +141,10 @@ pub struct ServeArgs {
     #[arg(long, env = "WORKS_CHECKIN_INTERVAL_SECS", value_name = "SECS", default_value_t = 30)]
     pub checkin_interval_secs: u64,
 
+    /// Check-ins taken at once before agents are told to come back after a few seconds
+    #[arg(long, env = "WORKS_CHECKIN_MAX_IN_FLIGHT", value_name = "N", default_value_t = 512)]
+    pub checkin_max_in_flight: usize,
+
     /// Seconds between recovery passes over overdue jobs
     #[arg(long, env = "WORKS_RECOVERY_INTERVAL_SECS", value_name = "SECS", default_value_t = 15)]
     pub recovery_interval_secs: u64,

@@ -124,6 +124,9 @@ fn core_config(args: &ServeArgs) -> Result<(works_core::CoreConfig, std::time::D
     if args.run_stale_after_secs == 0 {
         return Err(Error::invalid("run_stale_after_secs", "must be at least 1"));
     }
+    if args.checkin_max_in_flight == 0 || args.checkin_max_in_flight > 1_000_000 {
+        return Err(Error::invalid("checkin_max_in_flight", "must be from 1 to 1000000"));
+    }
     if args.recovery_interval_secs == 0 || args.recovery_interval_secs > 3600 {
         return Err(Error::invalid("recovery_interval_secs", "must be from 1 to 3600"));
     }
@@ -136,6 +139,7 @@ fn core_config(args: &ServeArgs) -> Result<(works_core::CoreConfig, std::time::D
         checkin_interval_secs: args.checkin_interval_secs,
         openclaw_repository: connect::openclaw_repository()?,
         run_stale_after: secs(args.run_stale_after_secs),
+        checkin_max_in_flight: args.checkin_max_in_flight,
         ..Default::default()
     };
     Ok((config, std::time::Duration::from_secs(args.recovery_interval_secs)))

@@ -256,7 +256,15 @@ impl Works {
         if input.health.agent_version.len() > 100 {
             return Err(Error::invalid("health.agent_version", "must be at most 100 characters"));
         }
-        self.store.record_checkin(&agent.node_id, self.now(), &input.health, input.containers.as_deref()).await?;
+        let write = crate::nodes::CheckinWrite {
+            node_id: agent.node_id.clone(),
+            at: self.now(),
+            health: input.health,
+            containers: input.containers.clone(),
+        };
+        if !self.checkins.record(&self.store, write).await? {
+            return Err(Error::not_found("node", &agent.node_id));
+        }
         if let Some(containers) = &input.containers {
             self.discover_instances(agent, containers).await?;
         }

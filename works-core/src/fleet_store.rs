@@ -9,7 +9,7 @@ use crate::audit::AuditDraft;
 use crate::error::Result;
 use crate::jobs::{Job, JobFilter, JobState};
 use crate::model::{Page, Scope};
-use crate::nodes::{Container, NodeHealth, NodeRecord};
+use crate::nodes::{CheckinWrite, Container, NodeHealth, NodeRecord};
 
 #[async_trait]
 pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
@@ -24,6 +24,10 @@ pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
     async fn list_nodes(&self, scope: &Scope, org_id: Option<&str>, include_retired: bool, page: Page) -> Result<Vec<NodeRecord>>;
     /// Sets `last_checkin_at` and `health`, and replaces the inventory when given. No audit record.
     async fn record_checkin(&self, node_id: &str, at: DateTime<Utc>, health: &NodeHealth, containers: Option<&[Container]>) -> Result<()>;
+    /// Records many check-ins in one transaction (group commit), each as
+    /// [`FleetStore::record_checkin`] does. Answers, in order, whether each one's node
+    /// exists; a missing node leaves the others recorded.
+    async fn record_checkins(&self, batch: &[CheckinWrite]) -> Result<Vec<bool>>;
     async fn get_inventory(&self, node_id: &str) -> Result<Option<Vec<Container>>>;
 
     // --- enrollment and agent credentials ---

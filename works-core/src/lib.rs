@@ -18,6 +18,7 @@ pub mod actor;
 pub mod audit;
 pub mod auth;
 pub mod capabilities;
+pub mod checkins;
 pub mod clock;
 pub mod cluster;
 pub mod connections;

@@ -79,6 +79,16 @@ pub struct NodeHealth {
     pub docker_version: Option<String>,
 }
 
+/// One check-in as it is written: the node, when, its health and, when it changed, its
+/// inventory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckinWrite {
+    pub node_id: String,
+    pub at: DateTime<Utc>,
+    pub health: NodeHealth,
+    pub containers: Option<Vec<Container>>,
+}
+
 /// A port a container publishes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -28,6 +28,12 @@ pub struct CoreConfig {
     /// How long a running workflow run may go without a heartbeat from the server
     /// executing it before recovery fails it.
     pub run_stale_after: Duration,
+    /// How many check-ins a server works on at once before it tells agents to come back
+    /// later (`WORKS_CHECKIN_MAX_IN_FLIGHT`).
+    pub checkin_max_in_flight: usize,
+    /// The longest wait advised to an agent turned away; each is told a random number of
+    /// seconds from 1 to this, so a reconnecting fleet spreads out.
+    pub checkin_retry_max_secs: u64,
 }
 
 impl Default for CoreConfig {
@@ -40,6 +46,8 @@ impl Default for CoreConfig {
             checkin_interval_secs: 30,
             openclaw_repository: None,
             run_stale_after: Duration::seconds(120),
+            checkin_max_in_flight: 512,
+            checkin_retry_max_secs: 15,
         }
     }
 }
@@ -52,6 +60,8 @@ pub struct Works {
     pub(crate) config: CoreConfig,
     /// Wakes agents long-polling for work on this server when work is queued.
     pub(crate) job_signal: Arc<tokio::sync::Notify>,
+    /// Check-ins waiting to be written together, and how many are being taken.
+    pub(crate) checkins: Arc<crate::checkins::CheckinQueue>,
     /// Seals secrets kept at rest; `None` when no master key is configured.
     pub(crate) sealer: Option<crate::seal::Sealer>,
     /// Sends alert webhooks from the background monitor; `None`: alerts are recorded
@@ -67,7 +77,7 @@ pub struct Works {
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), checkins: Default::default(), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

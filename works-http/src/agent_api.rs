@@ -131,10 +131,23 @@ pub(crate) async fn agent_enroll(State(s): State<AppState>, Json(input): Json<En
 )]
 pub(crate) async fn agent_checkin(
     State(s): State<AppState>,
+    _place: CheckinPlace,
     AgentCaller(agent): AgentCaller,
     Json(input): Json<CheckIn>,
 ) -> ApiResult<CheckInReply> {
     Ok(Json(s.works.agent_checkin(&agent, input).await?))
+}
+
+/// A check-in's place on this server, taken before the credential is looked up: a server
+/// past its bound answers 429 with `Retry-After` before anything reaches the database.
+pub(crate) struct CheckinPlace(#[allow(dead_code)] works_core::checkins::CheckinPermit);
+
+impl FromRequestParts<AppState> for CheckinPlace {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(CheckinPlace(state.works.checkin_admission()?))
+    }
 }
 
 /// Claims the oldest queued job of the agent's own node, waiting up to `wait_secs` for

@@ -16,7 +16,7 @@ use works_core::audit::{AuditDraft, AuditPage, AuditQuery, AuditRecord, GENESIS_
 use works_core::fleet_store::FleetStore;
 use works_core::jobs::{Job, JobFilter, JobState};
 use works_core::model::{ApiTokenRecord, Org, Page, Scope, SessionRecord, UserRecord};
-use works_core::nodes::{Container, NodeHealth, NodeRecord};
+use works_core::nodes::{CheckinWrite, Container, NodeHealth, NodeRecord};
 use works_core::store::{Store, UserFilter};
 use works_core::{Error, Result};
 
@@ -891,6 +891,49 @@ macro_rules! store_impl {
                             .map_err(db_error)?;
                     }
                     Ok(())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all, fields(batch = batch.len()))]
+            async fn record_checkins(&self, batch: &[CheckinWrite]) -> Result<Vec<bool>> {
+                // Serialized before the transaction, so the write lock is held only for writing.
+                let mut rows = Vec::with_capacity(batch.len());
+                for c in batch {
+                    let health = serde_json::to_string(&c.health).map_err(json_error("health report"))?;
+                    let containers = c
+                        .containers
+                        .as_deref()
+                        .map(serde_json::to_string)
+                        .transpose()
+                        .map_err(json_error("container inventory"))?;
+                    rows.push((c, health, containers));
+                }
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let mut found = Vec::with_capacity(rows.len());
+                    for (c, health, containers) in rows {
+                        let done = sqlx::query(sql::RECORD_CHECKIN)
+                            .bind(&c.node_id)
+                            .bind(millis(c.at))
+                            .bind(health)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                        let exists = done.rows_affected() > 0;
+                        if let (true, Some(containers)) = (exists, containers) {
+                            sqlx::query(sql::UPSERT_INVENTORY)
+                                .bind(&c.node_id)
+                                .bind(containers)
+                                .bind(millis(c.at))
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db_error)?;
+                        }
+                        found.push(exists);
+                    }
+                    Ok(found)
                 }
                 .await;
                 finish(tx, result).await

@@ -12,6 +12,7 @@ crate::on_both_backends!(
     enrollment_tokens_work_once_and_revocation_cuts_the_agent_off,
     jobs_from_request_to_retry,
     the_openapi_document_describes_nodes_and_jobs,
+    a_busy_server_tells_agents_when_to_check_in_again,
 );
 
 async fn nodes_from_create_to_retire(s: &TestServer) {
@@ -237,4 +238,29 @@ async fn the_openapi_document_describes_nodes_and_jobs(s: &TestServer) {
     assert!(states.contains(&"awaiting_approval") && states.contains(&"timed_out"), "{states:?}");
     let tags: Vec<&str> = doc["tags"].as_array().unwrap().iter().map(|t: &Value| t["name"].as_str().unwrap()).collect();
     assert!(tags.contains(&"nodes") && tags.contains(&"jobs"), "{tags:?}");
+}
+
+/// Past its bound of check-ins at once, the server answers 429 with `Retry-After`
+/// before it looks anything up, and takes the check-in again once a place is free.
+async fn a_busy_server_tells_agents_when_to_check_in_again(s: &TestServer) {
+    let node = create_node(s, &s.admin_token, "edge-busy", None).await;
+    let (_, credential) = enroll_agent_with_credential(s, node["id"].as_str().unwrap()).await;
+    let body = json!({"health": super::health(), "containers": null});
+    let agent = crate::common::as_token(s, &credential);
+    let check_in = || agent.post("/api/v1/agent/checkin", body.clone());
+
+    let bound = s.works.config().checkin_max_in_flight;
+    let held: Vec<_> = (0..bound).map(|_| s.works.checkin_admission().unwrap()).collect();
+    let busy = check_in().await;
+    let error = busy.expect_error(429, "rate_limited");
+    let advised = error["retry_after_secs"].as_u64().unwrap();
+    assert!((1..=s.works.config().checkin_retry_max_secs).contains(&advised), "{}", busy.text);
+    assert_eq!(busy.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some(advised.to_string().as_str()));
+    assert!(busy.body["message"].as_str().unwrap().contains("check in again"), "{}", busy.text);
+    // Turned away before the credential was looked at: a wrong one gets the same advice.
+    crate::common::as_token(s, "wka_not-a-real-credential").post("/api/v1/agent/checkin", body.clone()).await.expect_error(429, "rate_limited");
+
+    drop(held);
+    assert_eq!(check_in().await.expect_status(200)["next_checkin_secs"], 30);
+    assert_eq!(s.works.checkins_in_flight(), 0, "every place is given back");
 }

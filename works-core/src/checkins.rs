@@ -1,0 +1,121 @@
+//! Check-in ingest at fleet scale: group commit and admission.
+//!
+//! A fleet of 100,000 agents checking in every 30 seconds sends about 3,300 check-ins a
+//! second. Writing each in its own transaction spends most of the time committing, so
+//! check-ins that arrive together are written together: the first to find the writer
+//! free takes every check-in queued so far and writes them in one transaction; the
+//! others wait for its answer. Nobody waits for a timer, so a lone check-in is written
+//! at once, and under load batches grow by themselves.
+//!
+//! Admission bounds how many check-ins a server works on at once. Past the bound an
+//! agent is told to come back after a few seconds, spread at random so that a fleet
+//! reconnecting after a restart arrives over a window instead of all at once; the agent
+//! waits as told and nothing it reported is lost, since its next check-in carries the
+//! same state.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rand::Rng;
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+use crate::nodes::CheckinWrite;
+use crate::store::Store;
+use crate::works::Works;
+
+/// The check-ins waiting to be written, and whose turn it is to write them.
+#[derive(Default)]
+pub(crate) struct CheckinQueue {
+    waiting: Mutex<Vec<(CheckinWrite, oneshot::Sender<Result<bool>>)>>,
+    writer: tokio::sync::Mutex<()>,
+    in_flight: Arc<AtomicUsize>,
+    batches: AtomicU64,
+    written: AtomicU64,
+}
+
+/// A check-in's place among those the server works on at once; given back when dropped.
+#[must_use = "the place is given back when this is dropped"]
+pub struct CheckinPermit {
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Drop for CheckinPermit {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl CheckinQueue {
+    /// Writes one check-in together with any others waiting; answers whether its node
+    /// exists.
+    pub(crate) async fn record(&self, store: &Arc<dyn Store>, write: CheckinWrite) -> Result<bool> {
+        let (answer, mut answered) = oneshot::channel();
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).push((write, answer));
+        let _turn = self.writer.lock().await;
+        // A writer before us may have taken and written this check-in already.
+        if let Ok(result) = answered.try_recv() {
+            return result;
+        }
+        let batch = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        // Written on a task of its own, so that a caller who goes away (an agent that
+        // hangs up) does not abandon the others' check-ins half-way.
+        let store = store.clone();
+        let written = tokio::spawn(async move {
+            let (writes, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            match store.record_checkins(&writes).await {
+                Ok(found) => {
+                    for (answer, exists) in answers.into_iter().zip(found) {
+                        let _ = answer.send(Ok(exists));
+                    }
+                }
+                Err(e) => {
+                    for answer in answers {
+                        let _ = answer.send(Err(e.clone()));
+                    }
+                }
+            }
+        });
+        let _ = written.await;
+        answered.try_recv().unwrap_or_else(|_| {
+            Err(Error::internal("The check-in could not be recorded because its write was interrupted; the agent will check in again."))
+        })
+    }
+}
+
+impl Works {
+    /// Takes a place for one check-in, or tells the agent to come back later when the
+    /// server already works on as many as it allows
+    /// ([`crate::CoreConfig::checkin_max_in_flight`]). The wait advised is spread at
+    /// random up to [`crate::CoreConfig::checkin_retry_max_secs`].
+    pub fn checkin_admission(&self) -> Result<CheckinPermit> {
+        let in_flight = &self.checkins.in_flight;
+        let before = in_flight.fetch_add(1, Ordering::AcqRel);
+        let permit = CheckinPermit { in_flight: in_flight.clone() };
+        if before >= self.config.checkin_max_in_flight {
+            drop(permit);
+            let most = self.config.checkin_retry_max_secs.max(1);
+            let retry_after_secs = rand::thread_rng().gen_range(1..=most);
+            return Err(Error::RateLimited {
+                message: format!(
+                    "The server is busy taking check-ins from many agents at once; check in again in {retry_after_secs} seconds. Nothing is lost: the next check-in carries the same state."
+                ),
+                retry_after_secs,
+            });
+        }
+        Ok(permit)
+    }
+
+    /// Since this server started: how many check-in transactions it wrote, and how many
+    /// check-ins they held.
+    pub fn checkin_batches(&self) -> (u64, u64) {
+        (self.checkins.batches.load(Ordering::Relaxed), self.checkins.written.load(Ordering::Relaxed))
+    }
+
+    /// How many check-ins the server is working on now.
+    pub fn checkins_in_flight(&self) -> usize {
+        self.checkins.in_flight.load(Ordering::Acquire)
+    }
+}
