@@ -112,7 +112,7 @@ pub fn router(works: Works, config: HttpConfig) -> Router {
 
 /// Serves `router` on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    axum::serve(listener, router.into_make_service()).await
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes the requests
@@ -126,7 +126,10 @@ pub async fn serve_until(
         shutdown.await;
         agent_api::end_long_polls();
     };
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    // As a make-service, each connection shares the one router; served as a plain
+    // `Router`, axum rebuilds every route per connection (about half a megabyte each,
+    // which a fleet of agents keeping connections open turns into gigabytes).
+    axum::serve(listener, router.into_make_service()).with_graceful_shutdown(shutdown).await
 }
 
 fn with_middleware(router: Router) -> Router {
