@@ -126,6 +126,10 @@ pub struct JobReport {
     pub reason: Option<String>,
 }
 
+fn invalid_agent_credential() -> Error {
+    Error::unauthenticated("This agent credential is not valid or was revoked. Enroll the agent again.")
+}
+
 impl Works {
     /// Makes a one-time enrollment token for a node (short-lived, single use, bound to
     /// that node and its organization).
@@ -220,7 +224,7 @@ impl Works {
 
     /// Resolves an agent credential. Revoked credentials and retired nodes are refused.
     pub async fn authenticate_agent(&self, secret: &str) -> Result<AgentIdentity> {
-        let invalid = || Error::unauthenticated("This agent credential is not valid or was revoked. Enroll the agent again.");
+        let invalid = invalid_agent_credential;
         if !secret.starts_with(AGENT_PREFIX) {
             return Err(invalid());
         }
@@ -248,6 +252,36 @@ impl Works {
 
     /// Records a check-in: health, and the inventory when it changed.
     pub async fn agent_checkin(&self, agent: &AgentIdentity, input: CheckIn) -> Result<CheckInReply> {
+        self.record_checkin_of(agent, input, None).await
+    }
+
+    /// Records a check-in presented with the agent's credential (the HTTP route). A
+    /// credential this server has resolved before is not looked up again: the write of
+    /// the check-in is itself the check that it is still the node's and unrevoked and the
+    /// node not retired, so a revoked credential is refused at its next check-in,
+    /// whichever server revoked it.
+    pub async fn agent_checkin_with_credential(&self, secret: &str, input: CheckIn) -> Result<CheckInReply> {
+        let secret = secret.trim();
+        if !secret.starts_with(AGENT_PREFIX) {
+            return Err(invalid_agent_credential());
+        }
+        let hash = hash_secret(secret);
+        let agent = match self.checkins.known_agent(&hash) {
+            Some(agent) => agent,
+            None => {
+                let agent = self.authenticate_agent(secret).await?;
+                self.checkins.remember_agent(&hash, &agent);
+                agent
+            }
+        };
+        let answer = self.record_checkin_of(&agent, input, Some(hash.clone())).await;
+        if matches!(answer, Err(Error::Unauthenticated { .. })) {
+            self.checkins.forget_agent(&hash);
+        }
+        answer
+    }
+
+    async fn record_checkin_of(&self, agent: &AgentIdentity, input: CheckIn, credential_hash: Option<String>) -> Result<CheckInReply> {
         if let Some(c) = &input.containers {
             if c.len() > MAX_CONTAINERS {
                 return Err(Error::invalid("containers", format!("must list at most {MAX_CONTAINERS} containers")));
@@ -256,14 +290,16 @@ impl Works {
         if input.health.agent_version.len() > 100 {
             return Err(Error::invalid("health.agent_version", "must be at most 100 characters"));
         }
+        let checked = credential_hash.is_some();
         let write = crate::nodes::CheckinWrite {
             node_id: agent.node_id.clone(),
+            credential_hash,
             at: self.now(),
             health: input.health,
             containers: input.containers.clone(),
         };
         if !self.checkins.record(&self.store, write).await? {
-            return Err(Error::not_found("node", &agent.node_id));
+            return Err(if checked { invalid_agent_credential() } else { Error::not_found("node", &agent.node_id) });
         }
         if let Some(containers) = &input.containers {
             self.discover_instances(agent, containers).await?;

@@ -14,11 +14,13 @@
 //! same state.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rand::Rng;
 use tokio::sync::oneshot;
 
+use crate::agent::AgentIdentity;
 use crate::error::{Error, Result};
 use crate::nodes::CheckinWrite;
 use crate::store::Store;
@@ -32,6 +34,17 @@ pub(crate) struct CheckinQueue {
     in_flight: Arc<AtomicUsize>,
     batches: AtomicU64,
     written: AtomicU64,
+    /// Agents this server has resolved, by the first 16 bytes of their credential's
+    /// hash. Only a shortcut: the check-in's write checks the whole hash again.
+    agents: Mutex<HashMap<u128, Arc<AgentIdentity>>>,
+}
+
+/// How many resolved agents a server keeps in memory (about 250 bytes each); past it
+/// the memory is emptied and refilled as agents check in.
+const KNOWN_AGENTS_MAX: usize = 250_000;
+
+fn agent_key(hash: &str) -> Option<u128> {
+    hash.get(..32).and_then(|h| u128::from_str_radix(h, 16).ok())
 }
 
 /// A check-in's place among those the server works on at once; given back when dropped.
@@ -47,6 +60,26 @@ impl Drop for CheckinPermit {
 }
 
 impl CheckinQueue {
+    pub(crate) fn known_agent(&self, hash: &str) -> Option<AgentIdentity> {
+        let key = agent_key(hash)?;
+        self.agents.lock().unwrap_or_else(|p| p.into_inner()).get(&key).map(|a| AgentIdentity::clone(a))
+    }
+
+    pub(crate) fn remember_agent(&self, hash: &str, agent: &AgentIdentity) {
+        let Some(key) = agent_key(hash) else { return };
+        let mut agents = self.agents.lock().unwrap_or_else(|p| p.into_inner());
+        if agents.len() >= KNOWN_AGENTS_MAX {
+            agents.clear();
+        }
+        agents.insert(key, Arc::new(agent.clone()));
+    }
+
+    pub(crate) fn forget_agent(&self, hash: &str) {
+        if let Some(key) = agent_key(hash) {
+            self.agents.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        }
+    }
+
     /// Writes one check-in together with any others waiting; answers whether its node
     /// exists.
     pub(crate) async fn record(&self, store: &Arc<dyn Store>, write: CheckinWrite) -> Result<bool> {

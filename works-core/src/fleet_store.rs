@@ -26,7 +26,8 @@ pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
     async fn record_checkin(&self, node_id: &str, at: DateTime<Utc>, health: &NodeHealth, containers: Option<&[Container]>) -> Result<()>;
     /// Records many check-ins in one transaction (group commit), each as
     /// [`FleetStore::record_checkin`] does. Answers, in order, whether each one's node
-    /// exists; a missing node leaves the others recorded.
+    /// exists (and, for a write with a credential hash, whether that credential is still
+    /// the node's); a missing node leaves the others recorded.
     async fn record_checkins(&self, batch: &[CheckinWrite]) -> Result<Vec<bool>>;
     async fn get_inventory(&self, node_id: &str) -> Result<Option<Vec<Container>>>;
 

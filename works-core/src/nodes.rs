@@ -84,6 +84,9 @@ pub struct NodeHealth {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckinWrite {
     pub node_id: String,
+    /// When set, the write is also the credential check: it lands only while the
+    /// credential with this hash is the node's and unrevoked, and the node not retired.
+    pub credential_hash: Option<String>,
     pub at: DateTime<Utc>,
     pub health: NodeHealth,
     pub containers: Option<Vec<Container>>,

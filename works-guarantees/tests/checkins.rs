@@ -79,7 +79,7 @@ async fn a_missing_node_in_a_batch_leaves_the_others_recorded() {
         let (one, _) = enrolled_node(&w, "kept-1", &w.org_a.id).await;
         let (two, _) = enrolled_node(&w, "kept-2", &w.org_b.id).await;
         let at = chrono::Utc::now();
-        let write = |id: &str, name: &str| CheckinWrite { node_id: id.into(), at, health: health_of(name), containers: None };
+        let write = |id: &str, name: &str| CheckinWrite { node_id: id.into(), credential_hash: None, at, health: health_of(name), containers: None };
         let found = backend
             .store
             .record_checkins(&[write(&one.id, "kept-1"), write("no-such-node", "ghost"), write(&two.id, "kept-2")])
@@ -120,5 +120,67 @@ async fn past_its_bound_a_server_advises_agents_when_to_come_back() {
         let _place = works.checkin_admission().unwrap();
         works.agent_checkin(&agent, CheckIn { health: health_of("admitted"), containers: None }).await.unwrap();
         assert_eq!(works.node_get(&w.a_admin.actor, &node.id).await.unwrap().status, NodeStatus::Online);
+    }
+}
+
+#[tokio::test]
+async fn a_remembered_credential_is_refused_at_the_next_check_in_once_revoked_or_retired() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let admin = &w.msp_admin.actor;
+        let check_in = |name: &str| CheckIn { health: health_of(name), containers: None };
+        let enroll = |node_id: String| {
+            let works = w.works.clone();
+            let admin = admin.clone();
+            async move {
+                let token = works.enrollment_token_create(&admin, &node_id).await.unwrap();
+                works.agent_enroll(EnrollRequest { token: token.token, hostname: None, agent_version: None }).await.unwrap().credential
+            }
+        };
+        let a = w.works.node_create(admin, NewNode { name: "remembered-a".into(), org_id: Some(w.org_a.id.clone()) }).await.unwrap();
+        let b = w.works.node_create(admin, NewNode { name: "remembered-b".into(), org_id: Some(w.org_b.id.clone()) }).await.unwrap();
+        let (cred_a, cred_b) = (enroll(a.id.clone()).await, enroll(b.id.clone()).await);
+
+        // Twice each: the second is answered from memory.
+        for _ in 0..2 {
+            w.works.agent_checkin_with_credential(&cred_a, check_in("a")).await.unwrap();
+            w.works.agent_checkin_with_credential(&cred_b, check_in("b")).await.unwrap();
+        }
+        let health = |id: String| {
+            let store = backend.store.clone();
+            async move { store.get_node(&id).await.unwrap().unwrap().health.map(|h| h.agent_version) }
+        };
+        assert_eq!(health(a.id.clone()).await, Some("v-a".into()), "[{}] A's check-in lands on A only", backend.name);
+        assert_eq!(health(b.id.clone()).await, Some("v-b".into()), "[{}] B's check-in lands on B only", backend.name);
+
+        // Revoked from outside this server's memory (straight in the store, as another
+        // server sharing the database would): refused at the next check-in all the same.
+        let audit = works_core::audit::AuditDraft {
+            at: chrono::Utc::now(),
+            actor_id: "test".into(),
+            actor_name: "test".into(),
+            org_id: a.org_id.clone(),
+            action: "agent.revoke".into(),
+            target_kind: "node".into(),
+            target_id: Some(a.id.clone()),
+            outcome: works_core::Outcome::Succeeded,
+            reason: "revoked by another server".into(),
+        };
+        backend.store.revoke_agent_credentials(&a.id, chrono::Utc::now(), audit).await.unwrap();
+        let refused = w.works.agent_checkin_with_credential(&cred_a, check_in("a-again")).await;
+        assert!(matches!(refused, Err(Error::Unauthenticated { .. })), "[{}] {refused:?}", backend.name);
+        assert_eq!(health(a.id.clone()).await, Some("v-a".into()), "[{}] a refused check-in writes nothing", backend.name);
+        // B is untouched; then B's node is retired through the core and B is refused too.
+        w.works.agent_checkin_with_credential(&cred_b, check_in("b")).await.unwrap();
+        w.works.node_retire(admin, &b.id).await.unwrap();
+        let refused = w.works.agent_checkin_with_credential(&cred_b, check_in("b-retired")).await;
+        assert!(matches!(refused, Err(Error::Unauthenticated { .. })), "[{}] {refused:?}", backend.name);
+        // Enrolling again gives a credential that works, and the old one stays refused.
+        let fresh = enroll(a.id.clone()).await;
+        w.works.agent_checkin_with_credential(&fresh, check_in("a-fresh")).await.unwrap();
+        assert_eq!(health(a.id.clone()).await, Some("v-a-fresh".into()), "[{}]", backend.name);
+        assert!(w.works.agent_checkin_with_credential(&cred_a, check_in("a-old")).await.is_err());
+        assert!(w.works.agent_checkin_with_credential("wka_unknown", check_in("x")).await.is_err());
+        assert!(w.works.agent_checkin_with_credential("not-an-agent-credential", check_in("x")).await.is_err());
     }
 }

@@ -79,6 +79,8 @@ impl Modify for AgentAuth {
 )]
 pub(crate) struct AgentDoc;
 
+const AGENT_CREDENTIAL_ONLY: &str = "The agent routes take only an agent credential, sent as `Authorization: Bearer wka_…`.";
+
 /// The agent of a node, authenticated by its own credential.
 #[derive(Debug, Clone)]
 pub struct AgentCaller(pub AgentIdentity);
@@ -89,10 +91,7 @@ impl FromRequestParts<AppState> for AgentCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match credential(&parts.headers) {
             Credential::Bearer(secret) => Ok(AgentCaller(state.works.authenticate_agent(secret).await?)),
-            Credential::Cookie(_) | Credential::Malformed | Credential::None => Err(Error::unauthenticated(
-                "The agent routes take only an agent credential, sent as `Authorization: Bearer wka_…`.",
-            )
-            .into()),
+            Credential::Cookie(_) | Credential::Malformed | Credential::None => Err(Error::unauthenticated(AGENT_CREDENTIAL_ONLY).into()),
         }
     }
 }
@@ -132,10 +131,25 @@ pub(crate) async fn agent_enroll(State(s): State<AppState>, Json(input): Json<En
 pub(crate) async fn agent_checkin(
     State(s): State<AppState>,
     _place: CheckinPlace,
-    AgentCaller(agent): AgentCaller,
+    AgentSecret(secret): AgentSecret,
     Json(input): Json<CheckIn>,
 ) -> ApiResult<CheckInReply> {
-    Ok(Json(s.works.agent_checkin(&agent, input).await?))
+    Ok(Json(s.works.agent_checkin_with_credential(&secret, input).await?))
+}
+
+/// The agent credential as presented, for the check-in route, where the core resolves
+/// it (from memory when it can) together with the write.
+pub(crate) struct AgentSecret(String);
+
+impl FromRequestParts<AppState> for AgentSecret {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        match credential(&parts.headers) {
+            Credential::Bearer(secret) => Ok(AgentSecret(secret.to_owned())),
+            _ => Err(Error::unauthenticated(AGENT_CREDENTIAL_ONLY).into()),
+        }
+    }
 }
 
 /// A check-in's place on this server, taken before the credential is looked up: a server

@@ -914,13 +914,15 @@ macro_rules! store_impl {
                 let result = async {
                     let mut found = Vec::with_capacity(rows.len());
                     for (c, health, containers) in rows {
-                        let done = sqlx::query(sql::RECORD_CHECKIN)
-                            .bind(&c.node_id)
-                            .bind(millis(c.at))
-                            .bind(health)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_error)?;
+                        let statement = match &c.credential_hash {
+                            Some(hash) => sqlx::query(sql::RECORD_CHECKIN_WITH_CREDENTIAL)
+                                .bind(&c.node_id)
+                                .bind(millis(c.at))
+                                .bind(health)
+                                .bind(hash),
+                            None => sqlx::query(sql::RECORD_CHECKIN).bind(&c.node_id).bind(millis(c.at)).bind(health),
+                        };
+                        let done = statement.execute(&mut *tx).await.map_err(db_error)?;
                         let exists = done.rows_affected() > 0;
                         if let (true, Some(containers)) = (exists, containers) {
                             sqlx::query(sql::UPSERT_INVENTORY)

@@ -160,6 +160,12 @@ pub const NODE_EXISTS: &str = "SELECT COUNT(*) FROM nodes WHERE id = $1";
 
 pub const RECORD_CHECKIN: &str = "UPDATE nodes SET last_checkin_at = $2, health = $3 WHERE id = $1";
 
+/// A check-in that is also the agent's credential check: written only while the
+/// credential with this hash is the node's, unrevoked, and the node is not retired.
+pub const RECORD_CHECKIN_WITH_CREDENTIAL: &str = "UPDATE nodes SET last_checkin_at = $2, health = $3 \
+    WHERE id = $1 AND retired_at IS NULL AND EXISTS (SELECT 1 FROM agent_credentials c \
+    WHERE c.secret_hash = $4 AND c.node_id = $1 AND c.revoked_at IS NULL)";
+
 pub const SET_NODE_ENROLLED: &str = "UPDATE nodes SET enrolled_at = $2 WHERE id = $1";
 
 pub const UPSERT_INVENTORY: &str = "INSERT INTO node_inventory (node_id, containers, updated_at) VALUES ($1, $2, $3) \
