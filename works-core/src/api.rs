@@ -76,6 +76,7 @@ pub trait Api: Send + Sync {
     async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<HealthIssue>;
     async fn metrics_history(&self, query: HistoryQuery) -> Result<MetricHistory>;
     async fn map(&self) -> Result<crate::map::FleetMap>;
+    async fn status_summary(&self) -> Result<crate::status::StatusSummary>;
 
     async fn instance_list(&self, query: InstanceQuery) -> Result<Listing<Instance>>;
     async fn instance_get(&self, id: &str) -> Result<Instance>;
@@ -283,6 +284,9 @@ impl Api for Session {
     }
     async fn map(&self) -> Result<crate::map::FleetMap> {
         self.works.map(&self.actor).await
+    }
+    async fn status_summary(&self) -> Result<crate::status::StatusSummary> {
+        self.works.status_summary(&self.actor).await
     }
     async fn metrics_history(&self, query: HistoryQuery) -> Result<MetricHistory> {
         self.works.metrics_history(&self.actor, query).await

@@ -33,6 +33,7 @@ mod instance_ops;
 mod hosts;
 mod instances;
 mod schedules;
+mod status;
 mod workflows;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
@@ -64,6 +65,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(workflows::routes())
         .merge(schedules::routes())
         .merge(command_center::routes())
+        .merge(status::routes())
 }
 
 // ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ mod instance_ops;
 mod hosts;
 mod instances;
 mod schedules;
+mod status;
 mod sweep;
 mod tenancy;
 mod workflow_browser;
