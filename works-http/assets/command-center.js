@@ -20,7 +20,6 @@
   var layerEdges = document.getElementById("cc-edges");
   var layerObjects = document.getElementById("cc-objects");
   var hover = document.getElementById("cc-hover");
-  var storeKey = "works.cc." + (root.getAttribute("data-user") || "");
 
   var state = {
     map: null, raw: "", byId: {}, pos: {}, groupBox: {}, els: {}, edgeEls: [],
@@ -29,14 +28,102 @@
     status: "", collapsed: {}, renders: 0, firstRenderMs: null, fitted: false, pending: false
   };
 
-  try {
-    var saved = JSON.parse(localStorage.getItem(storeKey) || "{}");
-    if (saved.collapsed) state.collapsed = saved.collapsed;
-  } catch (e) { /* a fresh start */ }
+  // ---- The person's layout, kept on the server (GET/PUT /api/v1/me/layout): which side
+  // the roster is on, where the activity strip is, the panels' sizes, and the
+  // organizations collapsed on the map.
+  var DEFAULT_LAYOUT = { roster_side: "left", activity: "bottom", roster_width: 288, inspector_width: 352, activity_height: 152, collapsed_groups: [] };
+  var BOUNDS = { roster_width: [160, 640], inspector_width: [200, 720], activity_height: [60, 600] };
+  var layoutState = copyLayout(DEFAULT_LAYOUT), saveTimer = 0, saves = 0;
+
+  function copyLayout(l) {
+    var out = {};
+    Object.keys(DEFAULT_LAYOUT).forEach(function (k) { out[k] = l && l[k] !== undefined ? l[k] : DEFAULT_LAYOUT[k]; });
+    out.collapsed_groups = (out.collapsed_groups || []).slice();
+    return out;
+  }
+  function clamp(field, v) { var b = BOUNDS[field]; return Math.round(Math.max(b[0], Math.min(b[1], v))); }
+
+  function applyLayout() {
+    var l = layoutState, right = l.roster_side === "right";
+    root.classList.toggle("roster-right", right);
+    root.classList.toggle("activity-top", l.activity === "top");
+    root.classList.toggle("activity-hidden", l.activity === "hidden");
+    root.style.setProperty("--cc-left-w", (right ? l.inspector_width : l.roster_width) + "px");
+    root.style.setProperty("--cc-right-w", (right ? l.roster_width : l.inspector_width) + "px");
+    root.style.setProperty("--cc-activity-h", l.activity_height + "px");
+    root.setAttribute("data-roster-side", l.roster_side);
+    root.setAttribute("data-activity", l.activity);
+    document.getElementById("cc-activity-place").value = l.activity;
+    state.collapsed = {};
+    l.collapsed_groups.forEach(function (g) { state.collapsed[g] = true; });
+  }
+
+  function saveLayout() {
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(function () {
+      fetch(root.getAttribute("data-layout-url"), {
+        method: "PUT", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": root.getAttribute("data-csrf") || "" },
+        body: JSON.stringify(layoutState)
+      })
+        .then(function (r) { if (!r.ok) throw new Error(String(r.status)); saves += 1; root.setAttribute("data-layout-saved", String(saves)); })
+        .catch(function () {
+          document.getElementById("cc-updated").textContent = "· the layout could not be saved; it is kept for this page only";
+        });
+    }, 250);
+  }
+
+  function changeLayout(field, value) {
+    layoutState[field] = value;
+    applyLayout();
+    saveLayout();
+    if (state.map) applyView();
+  }
 
   function remember() {
-    try { localStorage.setItem(storeKey, JSON.stringify({ collapsed: state.collapsed })); } catch (e) { /* private mode */ }
+    layoutState.collapsed_groups = Object.keys(state.collapsed).sort();
+    saveLayout();
   }
+
+  document.getElementById("cc-swap").addEventListener("click", function () {
+    changeLayout("roster_side", layoutState.roster_side === "left" ? "right" : "left");
+  });
+  document.getElementById("cc-activity-place").addEventListener("change", function (ev) { changeLayout("activity", ev.target.value); });
+  document.getElementById("cc-layout-reset").addEventListener("click", function () {
+    var collapsed = layoutState.collapsed_groups;
+    layoutState = copyLayout(DEFAULT_LAYOUT);
+    layoutState.collapsed_groups = collapsed;
+    applyLayout();
+    saveLayout();
+    if (state.map) applyView();
+  });
+  // Resizing: drag a grip between two panels.
+  Array.prototype.forEach.call(document.querySelectorAll(".cc-grip"), function (grip) {
+    var which = grip.getAttribute("data-grip"), moving = false;
+    grip.addEventListener("pointerdown", function (ev) {
+      moving = true; grip.classList.add("dragging"); ev.preventDefault();
+      try { grip.setPointerCapture(ev.pointerId); } catch (e) { /* a pointer the page cannot capture: moves still arrive while over the grip */ }
+    });
+    grip.addEventListener("pointermove", function (ev) {
+      if (!moving) return;
+      var r = root.getBoundingClientRect();
+      if (which === "activity") {
+        var h = layoutState.activity === "top" ? ev.clientY - r.top : r.bottom - ev.clientY;
+        layoutState.activity_height = clamp("activity_height", h);
+      } else {
+        var field = which === "roster" ? "roster_width" : "inspector_width";
+        var onLeft = (which === "roster") === (layoutState.roster_side === "left");
+        layoutState[field] = clamp(field, onLeft ? ev.clientX - r.left : r.right - ev.clientX);
+      }
+      applyLayout();
+    });
+    grip.addEventListener("pointerup", function () {
+      if (!moving) return;
+      moving = false; grip.classList.remove("dragging");
+      saveLayout();
+      if (state.map) applyView();
+    });
+  });
 
   function el(ns, name, attrs, text) {
     var e = ns ? document.createElementNS(ns, name) : document.createElement(name);
@@ -579,12 +666,18 @@
   // pointer does).
   window.commandCenter = {
     view: function () { return { x: state.view.x, y: state.view.y, k: state.view.k }; },
+    layout: function () { return copyLayout(layoutState); },
     panBy: function (dx, dy) { state.view.x += dx; state.view.y += dy; applyPan(); },
     select: function (id) { select(id, true); },
     refresh: load
   };
 
-  load();
+  applyLayout();
+  fetch(root.getAttribute("data-layout-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
+    .then(function (l) { layoutState = copyLayout(l); applyLayout(); })
+    .catch(function () { /* the default layout */ })
+    .then(function () { root.setAttribute("data-layout-loaded", "true"); load(); });
   activity();
   setInterval(function () { if (!document.hidden) { load(); activity(); } }, POLL_MS);
 })();

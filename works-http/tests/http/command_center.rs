@@ -233,7 +233,7 @@ fn screenshot_dir() -> std::path::PathBuf {
     dir
 }
 
-async fn shot(c: &Client, name: &str) {
+pub(crate) async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"));
     let path = screenshot_dir().join(format!("{name}.png"));
@@ -241,7 +241,7 @@ async fn shot(c: &Client, name: &str) {
     eprintln!("screenshot: {}", path.display());
 }
 
-async fn sign_in(c: &Client, s: &TestServer, username: &str, password: &str) {
+pub(crate) async fn sign_in(c: &Client, s: &TestServer, username: &str, password: &str) {
     c.delete_all_cookies().await.unwrap();
     c.goto(&s.url("/login")).await.unwrap();
     c.find(Locator::Css("#username")).await.unwrap().send_keys(username).await.unwrap();
@@ -250,12 +250,12 @@ async fn sign_in(c: &Client, s: &TestServer, username: &str, password: &str) {
     wait_for_path(c, "/ui").await;
 }
 
-async fn js(c: &Client, script: &str) -> Value {
+pub(crate) async fn js(c: &Client, script: &str) -> Value {
     c.execute(script, vec![]).await.unwrap()
 }
 
 /// Waits until the page drew the map at least `renders` times.
-async fn rendered(c: &Client, renders: u64) {
+pub(crate) async fn rendered(c: &Client, renders: u64) {
     for _ in 0..150 {
         let n = js(c, "return Number(document.getElementById('cc').getAttribute('data-renders') || 0)").await;
         if n.as_u64().unwrap_or(0) >= renders {
