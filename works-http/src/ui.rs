@@ -37,6 +37,7 @@ mod status;
 mod workflows;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
+const SHELL_SCRIPT: &str = include_str!("../assets/shell.js");
 const ICON: &str = include_str!("../assets/icon.svg");
 const PAGE_SIZE: u32 = 50;
 
@@ -47,6 +48,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/assets/style.css", get(stylesheet))
         .route("/assets/icon.svg", get(icon))
+        .route("/assets/shell.js", get(shell_script))
         .route("/ui/orgs", get(orgs_page).post(org_create))
         .route("/ui/orgs/{id}", get(org_page))
         .route("/ui/orgs/{id}/rename", post(org_rename))
@@ -87,6 +89,15 @@ pub(crate) struct Nav {
 pub(crate) struct UiSession {
     pub actor: Actor,
     pub csrf: String,
+}
+
+impl Nav {
+    /// Whether the page is a resource page, drawn in the shell the Command Center shares
+    /// (roster, work area, inspector, activity). The Command Center has its own; the
+    /// dashboard, the status page and alert settings stand alone.
+    pub fn shell(&self) -> bool {
+        matches!(self.section, "orgs" | "users" | "nodes" | "instances" | "jobs" | "hosts" | "workflows" | "schedules" | "audit")
+    }
 }
 
 impl UiSession {
@@ -331,6 +342,10 @@ fn clear_cookies(headers: &mut HeaderMap) {
 
 // ---------------------------------------------------------------------------------
 // Assets.
+
+async fn shell_script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SHELL_SCRIPT).into_response()
+}
 
 async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLESHEET)

@@ -20,6 +20,7 @@ mod hosts;
 mod instances;
 mod layout;
 mod schedules;
+mod shell_browser;
 mod status;
 mod sweep;
 mod tenancy;

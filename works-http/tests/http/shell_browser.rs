@@ -1,0 +1,99 @@
+//! The shell of the resource pages in real Chromium: the roster lists the page's rows,
+//! selecting one shows it in the inspector (status, why, what to do next, a link), a
+//! hover card names a row with text only (markup in a name never becomes elements), a
+//! record opens in a focused view with a clear Close, and the activity strip shows the
+//! recorded events of the page's kind. Screenshots of two resource pages in the shell go
+//! to `target/screenshots/`.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use serde_json::json;
+use works_core::NewNode;
+use works_testkit::{TestServer, ADMIN_PASSWORD};
+
+use crate::browser::{chromedriver_or_skip, connect, text_of, wait_for_path, Driver};
+use crate::command_center::{js, shot, sign_in};
+
+const EVIL_ORG: &str = "Acme <b id=\"evil\">bold</b><img src=x onerror=\"window.__pwned=1\"> Dental";
+
+async fn activity_loaded(c: &fantoccini::Client) -> serde_json::Value {
+    for _ in 0..100 {
+        let v = js(c, "return document.getElementById('shell').getAttribute('data-activity')").await;
+        if !v.is_null() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the activity strip was never filled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_pages_share_the_command_center_shell() {
+    let Some(binary) = chromedriver_or_skip() else { return };
+    let s = TestServer::start_sqlite().await;
+    let org = s.create_org(EVIL_ORG).await;
+    let node = s.works.node_create(&s.admin, NewNode { name: "acme-web-01".into(), org_id: Some(org.id.clone()) }).await.unwrap();
+    s.works.node_create(&s.admin, NewNode { name: "acme-db-01".into(), org_id: Some(org.id.clone()) }).await.unwrap();
+    let driver = Driver::start(&binary).await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = connect(&driver, profile.path()).await;
+    sign_in(&c, &s, "admin", ADMIN_PASSWORD).await;
+
+    // The nodes page: roster with the section and the rows, activity of nodes.
+    c.goto(&s.url("/ui/nodes")).await.unwrap();
+    wait_for_path(&c, "/ui/nodes").await;
+    assert_eq!(text_of(&c, ".shell-sections a.current").await, "Nodes");
+    let rows = js(&c, "return Array.from(document.querySelectorAll('#shell-rows button')).map(b => b.textContent).sort()").await;
+    assert_eq!(rows, json!(["acme-db-01", "acme-web-01"]));
+    let events = activity_loaded(&c).await;
+    assert_eq!(events, json!("2"), "two node.create records");
+    let strip = text_of(&c, "#shell-activity-list").await;
+    assert!(strip.contains("node.create") && !strip.contains("org.create"), "{strip}");
+
+    // Select a row from the roster: the inspector shows it, in plain English.
+    c.find(Locator::XPath("//ul[@id='shell-rows']//button[normalize-space()='acme-web-01']")).await.unwrap().click().await.unwrap();
+    assert_eq!(text_of(&c, "#shell-i-title").await, "acme-web-01");
+    assert_eq!(text_of(&c, "#shell-i-status").await, "Offline", "no agent ever checked in");
+    assert_eq!(c.find(Locator::Css("#shell-i-status")).await.unwrap().attr("class").await.unwrap(), Some("badge bad".to_owned()));
+    assert!(!text_of(&c, "#shell-i-why").await.is_empty());
+    assert!(!text_of(&c, "#shell-i-next").await.is_empty());
+    assert_eq!(c.find(Locator::Css("#shell-i-open")).await.unwrap().attr("href").await.unwrap(), Some(format!("/ui/nodes/{}", node.id)));
+    assert_eq!(text_of(&c, "#shell-i-body details summary").await, "Show technical details");
+    assert_eq!(js(&c, "return document.querySelectorAll('tr.shell-selected').length").await, json!(1));
+    shot(&c, "shell-nodes").await;
+    c.find(Locator::Css("#shell-i-close")).await.unwrap().click().await.unwrap();
+    assert_eq!(js(&c, "return [document.getElementById('shell-i-body').hidden, document.querySelectorAll('tr.shell-selected').length]").await, json!([true, 0]));
+
+    // A hover card on a row: text only, even for a name carrying markup.
+    c.goto(&s.url("/ui/orgs")).await.unwrap();
+    wait_for_path(&c, "/ui/orgs").await;
+    let card = js(
+        &c,
+        "const tr = document.querySelector('main tbody tr'); tr.dispatchEvent(new MouseEvent('mouseenter'));
+         const h = document.getElementById('shell-hover');
+         return [h.hidden, h.querySelector('strong').textContent, h.querySelectorAll('b, img').length, document.querySelectorAll('#evil').length];",
+    )
+    .await;
+    assert_eq!(card, json!([false, EVIL_ORG, 0, 0]), "the hover card shows the name as text");
+    assert_eq!(js(&c, "return window.__pwned === undefined").await, json!(true));
+    shot(&c, "shell-orgs").await;
+
+    // A record opens in a focused view with a clear Close back to its list.
+    c.goto(&s.url(&format!("/ui/nodes/{}", node.id))).await.unwrap();
+    wait_for_path(&c, "/ui/nodes/").await;
+    let close = c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css("#shell-close")).await.unwrap();
+    assert_eq!(close.attr("href").await.unwrap(), Some("/ui/nodes".to_owned()));
+    assert_eq!(text_of(&c, "#shell-i-title").await, "acme-web-01");
+    assert_eq!(js(&c, "return document.getElementById('shell').classList.contains('focused')").await, json!(true));
+    shot(&c, "shell-node-detail").await;
+    close.click().await.unwrap();
+    for _ in 0..50 {
+        if js(&c, "return location.pathname").await == json!("/ui/nodes") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(js(&c, "return location.pathname").await, json!("/ui/nodes"));
+    c.close().await.unwrap();
+}
