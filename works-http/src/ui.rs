@@ -1,5 +1,8 @@
 //! The server-rendered web UI: askama templates compiled into the binary, one embedded
-//! stylesheet, no JavaScript. Every form is the same core call as its JSON route; pages
+//! stylesheet. Every page works without JavaScript; the resource pages load one small
+//! script (`assets/shell.js`) for the shell they share with the Command Center (roster
+//! of the page's rows, inspector, hover card, activity), which only reads what the page
+//! shows and the audit API. Every form is the same core call as its JSON route; pages
 //! only arrange what the core answers. Which buttons a page shows is a courtesy to the
 //! reader — the core decides what is allowed, whatever is posted.
 

@@ -312,6 +312,20 @@ async fn the_command_center_in_chromium() {
     assert_eq!(injected, json!(0), "no element was made from a name");
     shot(&c, "command-center").await;
 
+    // The overview is painted on one canvas; the pointer still finds a dot there.
+    assert_eq!(js(&c, "return document.getElementById('cc').getAttribute('data-canvas')").await, json!("true"));
+    let node = format!("node:{}", f.node_a);
+    let picked = js(
+        &c,
+        &format!(
+            "const p = window.commandCenter.screenOf('{node}'); const svg = document.getElementById('cc-svg');
+             const at = t => svg.dispatchEvent(new PointerEvent(t, {{ pointerId: 1, button: 0, clientX: p.x, clientY: p.y, bubbles: true }}));
+             at('pointerdown'); at('pointerup'); return document.getElementById('cc').getAttribute('data-selected');"
+        ),
+    )
+    .await;
+    assert_eq!(picked, json!(node), "a click on a dot of the overview selects it");
+
     // Search → select → the inspector shows the object.
     let search = c.find(Locator::Css("#cc-search")).await.unwrap();
     search.send_keys("openclaw-<script>").await.unwrap();
