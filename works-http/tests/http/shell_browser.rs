@@ -13,6 +13,7 @@ use works_core::NewNode;
 use works_testkit::{TestServer, ADMIN_PASSWORD};
 
 use crate::browser::{chromedriver_or_skip, connect, text_of, wait_for_path, Driver};
+use crate::browser_session;
 use crate::command_center::{js, shot, sign_in};
 
 const EVIL_ORG: &str = "Acme <b id=\"evil\">bold</b><img src=x onerror=\"window.__pwned=1\"> Dental";
@@ -97,3 +98,49 @@ async fn resource_pages_share_the_command_center_shell() {
     assert_eq!(js(&c, "return location.pathname").await, json!("/ui/nodes"));
     c.close().await.unwrap();
 }
+
+/// Every resource page is drawn in the shell, with its section current in the roster;
+/// the Command Center (its own shell), the dashboard, the status page and alert
+/// settings are not.
+pub async fn every_resource_page_is_drawn_in_the_shell(s: &TestServer) {
+    let browser = browser_session::sign_in(s, "admin", ADMIN_PASSWORD).await;
+    let get = |path: &'static str| {
+        let r = s.client().get(s.url(path)).header("cookie", &browser.cookie).send();
+        async move {
+            let r = r.await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.text().await.unwrap()
+        }
+    };
+    for (path, family) in [
+        ("/ui/orgs", "org."),
+        ("/ui/users", "user."),
+        ("/ui/nodes", "node."),
+        ("/ui/instances", "instance."),
+        ("/ui/jobs", "job."),
+        ("/ui/capabilities", "pack."),
+        ("/ui/permissions", "permission."),
+        ("/ui/connections", "connection."),
+        ("/ui/workflows", "workflow."),
+        ("/ui/schedules", "schedule."),
+        ("/ui/hosts", "host."),
+        ("/ui/audit", ""),
+    ] {
+        let html = get(path).await;
+        assert!(html.contains(r#"<div class="shell" id="shell""#), "{path} is in the shell: {html}");
+        assert!(html.contains(r#"<script src="/assets/shell.js" defer></script>"#), "{path}");
+        assert!(html.contains(&format!(r#"<a href="{path}" data-family="{family}">"#)), "{path} is in the roster");
+        assert!(html.contains(r#"id="shell-inspector""#) && html.contains(r#"id="shell-activity-list""#), "{path}");
+        assert_eq!(html.matches("<script").count(), 1, "{path}: the one script, from the server");
+    }
+    for path in ["/", "/ui", "/ui/status", "/ui/alerts"] {
+        let html = get(path).await;
+        assert!(!html.contains(r#"id="shell""#) && !html.contains("/assets/shell.js"), "{path} stands alone");
+    }
+    let js = s.client().get(s.url("/assets/shell.js")).send().await.unwrap();
+    assert_eq!(js.headers()["content-type"], "text/javascript; charset=utf-8");
+    let js = js.text().await.unwrap();
+    assert!(!js.contains("innerHTML") && !js.contains("insertAdjacentHTML") && !js.contains("eval("), "the script never parses text as markup");
+}
+
+crate::on_both_backends!(every_resource_page_is_drawn_in_the_shell);
