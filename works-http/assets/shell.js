@@ -129,12 +129,13 @@
     work.insertBefore(bar, work.firstChild);
     var head = work.querySelector(".page-head");
     var badge = head && head.querySelector(".badge");
-    var why = head && (head.querySelector(".why") || head.querySelector("p.muted") || head.querySelector("p"));
+    // Why: the page's own explanation — the first plain paragraph of its first card.
+    var why = (head && head.querySelector(".why")) || work.querySelector("section.card > p:not(.muted):not(.empty)") || (head && head.querySelector("p.muted"));
     var status = text(badge);
     var facts = Array.prototype.map.call(work.querySelectorAll("dl.facts dt"), function (dt) { return [text(dt), text(dt.nextElementSibling)]; });
     show({
       title: text(h1), status: status || "Open", bad: BAD.test(status), warn: WARN.test(status),
-      why: text(why) || "The record you opened.", next: nextFor(status), link: null,
+      why: text(why).slice(0, 400) || "The record you opened.", next: nextFor(status), link: null,
       kind: current ? text(current) : "Record", facts: facts.slice(0, 20)
     });
     document.getElementById("shell-i-close").hidden = true;

@@ -86,6 +86,9 @@ async fn resource_pages_share_the_command_center_shell() {
     let close = c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css("#shell-close")).await.unwrap();
     assert_eq!(close.attr("href").await.unwrap(), Some("/ui/nodes".to_owned()));
     assert_eq!(text_of(&c, "#shell-i-title").await, "acme-web-01");
+    assert!(text_of(&c, "#shell-i-why").await.starts_with("No agent has enrolled yet"), "the page's own explanation");
+    let hidden = js(&c, "return ['shell-i-open', 'shell-i-close'].map(id => getComputedStyle(document.getElementById(id)).display)").await;
+    assert_eq!(hidden, json!(["none", "none"]), "the page itself is the record: no Open, and Close is in the bar");
     assert_eq!(js(&c, "return document.getElementById('shell').classList.contains('focused')").await, json!(true));
     shot(&c, "shell-node-detail").await;
     close.click().await.unwrap();
