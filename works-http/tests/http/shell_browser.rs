@@ -99,6 +99,13 @@ async fn resource_pages_share_the_command_center_shell() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(js(&c, "return location.pathname").await, json!("/ui/nodes"));
+
+    // The executive status page stands alone, without the shell or any script.
+    c.goto(&s.url("/ui/status")).await.unwrap();
+    wait_for_path(&c, "/ui/status").await;
+    assert_eq!(text_of(&c, "h1").await, "Healthy");
+    assert_eq!(js(&c, "return [document.querySelectorAll('#shell, script').length, window.__pwned === undefined]").await, json!([0, true]));
+    shot(&c, "status").await;
     c.close().await.unwrap();
 }
 
