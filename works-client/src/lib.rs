@@ -358,6 +358,15 @@ impl Api for RemoteClient {
     async fn map(&self) -> Result<works_core::FleetMap> {
         self.json(self.request(Method::GET, &["map"])?).await
     }
+    async fn status_summary(&self) -> Result<works_core::StatusSummary> {
+        self.json(self.request(Method::GET, &["status-summary"])?).await
+    }
+    async fn layout_get(&self) -> Result<works_core::Layout> {
+        self.json(self.request(Method::GET, &["me", "layout"])?).await
+    }
+    async fn layout_put(&self, layout: works_core::Layout) -> Result<works_core::Layout> {
+        self.json(self.request(Method::PUT, &["me", "layout"])?.json(&layout)).await
+    }
 
     async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<works_core::HealthIssue> {
         let id = Self::id_segment("health issue", issue_id)?;

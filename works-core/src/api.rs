@@ -76,6 +76,9 @@ pub trait Api: Send + Sync {
     async fn health_acknowledge(&self, issue_id: &str, note: &str) -> Result<HealthIssue>;
     async fn metrics_history(&self, query: HistoryQuery) -> Result<MetricHistory>;
     async fn map(&self) -> Result<crate::map::FleetMap>;
+    async fn status_summary(&self) -> Result<crate::status::StatusSummary>;
+    async fn layout_get(&self) -> Result<crate::preferences::Layout>;
+    async fn layout_put(&self, layout: crate::preferences::Layout) -> Result<crate::preferences::Layout>;
 
     async fn instance_list(&self, query: InstanceQuery) -> Result<Listing<Instance>>;
     async fn instance_get(&self, id: &str) -> Result<Instance>;
@@ -283,6 +286,15 @@ impl Api for Session {
     }
     async fn map(&self) -> Result<crate::map::FleetMap> {
         self.works.map(&self.actor).await
+    }
+    async fn status_summary(&self) -> Result<crate::status::StatusSummary> {
+        self.works.status_summary(&self.actor).await
+    }
+    async fn layout_get(&self) -> Result<crate::preferences::Layout> {
+        self.works.layout_get(&self.actor).await
+    }
+    async fn layout_put(&self, layout: crate::preferences::Layout) -> Result<crate::preferences::Layout> {
+        self.works.layout_put(&self.actor, layout).await
     }
     async fn metrics_history(&self, query: HistoryQuery) -> Result<MetricHistory> {
         self.works.metrics_history(&self.actor, query).await

@@ -42,6 +42,7 @@ pub trait Store:
     + crate::policy_store::PolicyStore
     + crate::schedules::ScheduleStore
     + crate::cluster::ClusterStore
+    + crate::preferences::PreferenceStore
     + Send
     + Sync
     + 'static

@@ -20,7 +20,8 @@
   var layerEdges = document.getElementById("cc-edges");
   var layerObjects = document.getElementById("cc-objects");
   var hover = document.getElementById("cc-hover");
-  var storeKey = "works.cc." + (root.getAttribute("data-user") || "");
+  var canvas = document.getElementById("cc-canvas");
+  var COLOURS = { node: "#2f6f73", instance: "#6b8fb3", job: "#8d7bb5", workflow: "#4f8a5b", connection: "#a08048" };
 
   var state = {
     map: null, raw: "", byId: {}, pos: {}, groupBox: {}, els: {}, edgeEls: [],
@@ -29,14 +30,102 @@
     status: "", collapsed: {}, renders: 0, firstRenderMs: null, fitted: false, pending: false
   };
 
-  try {
-    var saved = JSON.parse(localStorage.getItem(storeKey) || "{}");
-    if (saved.collapsed) state.collapsed = saved.collapsed;
-  } catch (e) { /* a fresh start */ }
+  // ---- The person's layout, kept on the server (GET/PUT /api/v1/me/layout): which side
+  // the roster is on, where the activity strip is, the panels' sizes, and the
+  // organizations collapsed on the map.
+  var DEFAULT_LAYOUT = { roster_side: "left", activity: "bottom", roster_width: 288, inspector_width: 352, activity_height: 152, collapsed_groups: [] };
+  var BOUNDS = { roster_width: [160, 640], inspector_width: [200, 720], activity_height: [60, 600] };
+  var layoutState = copyLayout(DEFAULT_LAYOUT), saveTimer = 0, saves = 0;
+
+  function copyLayout(l) {
+    var out = {};
+    Object.keys(DEFAULT_LAYOUT).forEach(function (k) { out[k] = l && l[k] !== undefined ? l[k] : DEFAULT_LAYOUT[k]; });
+    out.collapsed_groups = (out.collapsed_groups || []).slice();
+    return out;
+  }
+  function clamp(field, v) { var b = BOUNDS[field]; return Math.round(Math.max(b[0], Math.min(b[1], v))); }
+
+  function applyLayout() {
+    var l = layoutState, right = l.roster_side === "right";
+    root.classList.toggle("roster-right", right);
+    root.classList.toggle("activity-top", l.activity === "top");
+    root.classList.toggle("activity-hidden", l.activity === "hidden");
+    root.style.setProperty("--cc-left-w", (right ? l.inspector_width : l.roster_width) + "px");
+    root.style.setProperty("--cc-right-w", (right ? l.roster_width : l.inspector_width) + "px");
+    root.style.setProperty("--cc-activity-h", l.activity_height + "px");
+    root.setAttribute("data-roster-side", l.roster_side);
+    root.setAttribute("data-activity", l.activity);
+    document.getElementById("cc-activity-place").value = l.activity;
+    state.collapsed = {};
+    l.collapsed_groups.forEach(function (g) { state.collapsed[g] = true; });
+  }
+
+  function saveLayout() {
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(function () {
+      fetch(root.getAttribute("data-layout-url"), {
+        method: "PUT", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": root.getAttribute("data-csrf") || "" },
+        body: JSON.stringify(layoutState)
+      })
+        .then(function (r) { if (!r.ok) throw new Error(String(r.status)); saves += 1; root.setAttribute("data-layout-saved", String(saves)); })
+        .catch(function () {
+          document.getElementById("cc-updated").textContent = "· the layout could not be saved; it is kept for this page only";
+        });
+    }, 250);
+  }
+
+  function changeLayout(field, value) {
+    layoutState[field] = value;
+    applyLayout();
+    saveLayout();
+    if (state.map) applyView();
+  }
 
   function remember() {
-    try { localStorage.setItem(storeKey, JSON.stringify({ collapsed: state.collapsed })); } catch (e) { /* private mode */ }
+    layoutState.collapsed_groups = Object.keys(state.collapsed).sort();
+    saveLayout();
   }
+
+  document.getElementById("cc-swap").addEventListener("click", function () {
+    changeLayout("roster_side", layoutState.roster_side === "left" ? "right" : "left");
+  });
+  document.getElementById("cc-activity-place").addEventListener("change", function (ev) { changeLayout("activity", ev.target.value); });
+  document.getElementById("cc-layout-reset").addEventListener("click", function () {
+    var collapsed = layoutState.collapsed_groups;
+    layoutState = copyLayout(DEFAULT_LAYOUT);
+    layoutState.collapsed_groups = collapsed;
+    applyLayout();
+    saveLayout();
+    if (state.map) applyView();
+  });
+  // Resizing: drag a grip between two panels.
+  Array.prototype.forEach.call(document.querySelectorAll(".cc-grip"), function (grip) {
+    var which = grip.getAttribute("data-grip"), moving = false;
+    grip.addEventListener("pointerdown", function (ev) {
+      moving = true; grip.classList.add("dragging"); ev.preventDefault();
+      try { grip.setPointerCapture(ev.pointerId); } catch (e) { /* a pointer the page cannot capture: moves still arrive while over the grip */ }
+    });
+    grip.addEventListener("pointermove", function (ev) {
+      if (!moving) return;
+      var r = root.getBoundingClientRect();
+      if (which === "activity") {
+        var h = layoutState.activity === "top" ? ev.clientY - r.top : r.bottom - ev.clientY;
+        layoutState.activity_height = clamp("activity_height", h);
+      } else {
+        var field = which === "roster" ? "roster_width" : "inspector_width";
+        var onLeft = (which === "roster") === (layoutState.roster_side === "left");
+        layoutState[field] = clamp(field, onLeft ? ev.clientX - r.left : r.right - ev.clientX);
+      }
+      applyLayout();
+    });
+    grip.addEventListener("pointerup", function () {
+      if (!moving) return;
+      moving = false; grip.classList.remove("dragging");
+      saveLayout();
+      if (state.map) applyView();
+    });
+  });
 
   function el(ns, name, attrs, text) {
     var e = ns ? document.createElementNS(ns, name) : document.createElement(name);
@@ -201,6 +290,7 @@
       e.classList.toggle("filtered", !show);
     });
     state.edgeEls.forEach(function (p) { p.classList.toggle("filtered", !!(hidden[p.__from] || hidden[p.__to])); });
+    if (overview()) paintOverview();
   }
 
   function neighbours(id) {
@@ -224,6 +314,7 @@
       e.classList.toggle("dim", focusing && !near[id]);
     });
     state.edgeEls.forEach(function (p) { p.classList.toggle("dim", focusing && !(near[p.__from] && near[p.__to])); });
+    if (overview()) paintOverview();
   }
 
   // ---- View: pan and zoom of the map only, anchored at the cursor.
@@ -247,6 +338,57 @@
     svg.classList.toggle("zoom-detail", v.k >= 1.2);
     root.setAttribute("data-zoom", v.k < 0.6 ? "overview" : v.k < 1.2 ? "organization" : "detail");
     cull();
+    paintOverview();
+  }
+
+  // At the overview zoom every object is a dot: they are painted onto one canvas when
+  // the view is written, and the SVG objects (thousands of elements) are left out of
+  // painting, so a pan moves one bitmap. Closer in, the SVG is drawn as before.
+  function overview() { return shown.k > 0 && shown.k < 0.6; }
+  function paintOverview() {
+    var on = overview() && !!state.map;
+    svg.classList.toggle("canvas-mode", on);
+    canvas.hidden = !on;
+    root.setAttribute("data-canvas", on ? "true" : "false");
+    if (!on) return;
+    var w = layer.clientWidth, h = layer.clientHeight;
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    var ctx = canvas.getContext("2d"), v = state.view;
+    ctx.clearRect(0, 0, w, h);
+    var near = state.selected && state.focus ? neighbours(state.selected) : null;
+    var hot = getComputedStyle(root).getPropertyValue("--hot").trim() || "#c2410c";
+    var bad = getComputedStyle(document.documentElement).getPropertyValue("--bad-text").trim() || "#9a2f22";
+    state.map.nodes.forEach(function (n) {
+      var p = state.pos[n.id], e = state.els[n.id];
+      if (!p || !e || e.classList.contains("filtered")) return;
+      var x = p.x * v.k + v.x, y = p.y * v.k + v.y;
+      if (x < -20 || y < -20 || x > w + 20 || y > h + 20) return;
+      var r = Math.max(1.5, (RADIUS[n.kind] || 6) * v.k);
+      ctx.globalAlpha = near && !near[n.id] ? 0.12 : 1;
+      ctx.fillStyle = BAD[n.status] ? (n.status === "stale" || n.status === "unhealthy" || n.status === "blocked" ? "#c8a23a" : bad) : COLOURS[n.kind] || "#888";
+      if (n.kind === "workflow" || n.kind === "connection") ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
+      else { ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.fill(); }
+      if (n.hotspot || n.id === state.selected) {
+        ctx.strokeStyle = n.id === state.selected ? "#4c9ba0" : hot;
+        ctx.lineWidth = 2;
+        ctx.strokeRect(x - r - 2, y - r - 2, 2 * r + 4, 2 * r + 4);
+      }
+    });
+    ctx.globalAlpha = 1;
+  }
+
+  // The object under a point of the stage, at the overview (where the canvas is drawn).
+  function objectAt(clientX, clientY) {
+    var r = stage.getBoundingClientRect(), v = state.view;
+    var wx = (clientX - r.left + MARGIN - v.x) / v.k, wy = (clientY - r.top + MARGIN - v.y) / v.k;
+    var best = null, bestD = Math.pow(Math.max(8, 6 / v.k), 2);
+    Object.keys(state.pos).forEach(function (id) {
+      var p = state.pos[id], e = state.els[id];
+      if (!e || e.classList.contains("filtered")) return;
+      var d = (p.x - wx) * (p.x - wx) + (p.y - wy) * (p.y - wy);
+      if (d < bestD) { bestD = d; best = id; }
+    });
+    return best;
   }
   // Objects outside the drawn area (the stage and its margin) are left out of painting.
   function cull() {
@@ -345,7 +487,7 @@
   svg.addEventListener("pointerdown", function (ev) {
     if (ev.button !== 0) return;
     drag = { x: ev.clientX, y: ev.clientY, vx: state.view.x, vy: state.view.y, moved: false };
-    svg.setPointerCapture(ev.pointerId);
+    try { svg.setPointerCapture(ev.pointerId); } catch (e) { /* a pointer the page cannot capture */ }
   });
   svg.addEventListener("pointermove", function (ev) {
     if (drag) {
@@ -355,8 +497,9 @@
       return;
     }
     var t = ev.target.closest ? ev.target.closest(".cc-obj") : null;
-    if (!t) { hover.hidden = true; return; }
-    var n = state.byId[t.getAttribute("data-id")];
+    var hit = t ? t.getAttribute("data-id") : overview() ? objectAt(ev.clientX, ev.clientY) : null;
+    if (!hit) { hover.hidden = true; return; }
+    var n = state.byId[hit];
     if (!n) return;
     clear(hover);
     hover.appendChild(el(null, "strong", null, n.label));
@@ -372,7 +515,8 @@
     if (d && d.moved) return;
     var t = document.elementFromPoint(ev.clientX, ev.clientY);
     var obj = t && t.closest ? t.closest(".cc-obj") : null;
-    if (obj) select(obj.getAttribute("data-id"), false);
+    var id = obj ? obj.getAttribute("data-id") : overview() ? objectAt(ev.clientX, ev.clientY) : null;
+    if (id) select(id, false);
   });
   svg.addEventListener("pointerleave", function () { hover.hidden = true; });
 
@@ -579,12 +723,23 @@
   // pointer does).
   window.commandCenter = {
     view: function () { return { x: state.view.x, y: state.view.y, k: state.view.k }; },
+    layout: function () { return copyLayout(layoutState); },
+    // Where an object is drawn, in client coordinates.
+    screenOf: function (id) {
+      var p = state.pos[id], r = stage.getBoundingClientRect(), v = state.view;
+      return p ? { x: r.left - MARGIN + v.x + p.x * v.k, y: r.top - MARGIN + v.y + p.y * v.k } : null;
+    },
     panBy: function (dx, dy) { state.view.x += dx; state.view.y += dy; applyPan(); },
     select: function (id) { select(id, true); },
     refresh: load
   };
 
-  load();
+  applyLayout();
+  fetch(root.getAttribute("data-layout-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
+    .then(function (l) { layoutState = copyLayout(l); applyLayout(); })
+    .catch(function () { /* the default layout */ })
+    .then(function () { root.setAttribute("data-layout-loaded", "true"); load(); });
   activity();
   setInterval(function () { if (!document.hidden) { load(); activity(); } }, POLL_MS);
 })();

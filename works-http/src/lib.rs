@@ -31,6 +31,8 @@ mod health_api;
 mod instance_api;
 mod instance_ops_api;
 mod map_api;
+mod status_api;
+mod layout_api;
 mod ssh_api;
 mod policy_api;
 mod schedules_api;
@@ -106,7 +108,7 @@ pub struct AppState {
 /// request logging, panic recovery and security headers.
 pub fn router(works: Works, config: HttpConfig) -> Router {
     let state = AppState { works, config: Arc::new(config) };
-    let routes = api::routes().merge(fleet_api::routes()).merge(health_api::routes()).merge(instance_api::routes()).merge(instance_ops_api::routes()).merge(ssh_api::routes()).merge(policy_api::routes()).merge(schedules_api::routes()).merge(agent_api::routes()).merge(alerts_api::routes()).merge(map_api::routes()).merge(ui::routes()).fallback(fallback).method_not_allowed_fallback(method_not_allowed);
+    let routes = api::routes().merge(fleet_api::routes()).merge(health_api::routes()).merge(instance_api::routes()).merge(instance_ops_api::routes()).merge(ssh_api::routes()).merge(policy_api::routes()).merge(schedules_api::routes()).merge(agent_api::routes()).merge(alerts_api::routes()).merge(map_api::routes()).merge(status_api::routes()).merge(layout_api::routes()).merge(ui::routes()).fallback(fallback).method_not_allowed_fallback(method_not_allowed);
     with_middleware(routes.with_state(state))
 }
 
@@ -150,7 +152,7 @@ fn with_middleware(router: Router) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
         ))
         .layer(CatchPanicLayer::custom(panic_response))

@@ -86,6 +86,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::agent_api::AgentDoc::openapi());
     doc.merge(crate::alerts_api::AlertsDoc::openapi());
     doc.merge(crate::map_api::MapDoc::openapi());
+    doc.merge(crate::status_api::StatusDoc::openapi());
+    doc.merge(crate::layout_api::LayoutDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }

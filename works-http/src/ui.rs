@@ -1,5 +1,8 @@
 //! The server-rendered web UI: askama templates compiled into the binary, one embedded
-//! stylesheet, no JavaScript. Every form is the same core call as its JSON route; pages
+//! stylesheet. Every page works without JavaScript; the resource pages load one small
+//! script (`assets/shell.js`) for the shell they share with the Command Center (roster
+//! of the page's rows, inspector, hover card, activity), which only reads what the page
+//! shows and the audit API. Every form is the same core call as its JSON route; pages
 //! only arrange what the core answers. Which buttons a page shows is a courtesy to the
 //! reader — the core decides what is allowed, whatever is posted.
 
@@ -33,9 +36,11 @@ mod instance_ops;
 mod hosts;
 mod instances;
 mod schedules;
+mod status;
 mod workflows;
 
 const STYLESHEET: &str = include_str!("../assets/style.css");
+const SHELL_SCRIPT: &str = include_str!("../assets/shell.js");
 const ICON: &str = include_str!("../assets/icon.svg");
 const PAGE_SIZE: u32 = 50;
 
@@ -46,6 +51,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/assets/style.css", get(stylesheet))
         .route("/assets/icon.svg", get(icon))
+        .route("/assets/shell.js", get(shell_script))
         .route("/ui/orgs", get(orgs_page).post(org_create))
         .route("/ui/orgs/{id}", get(org_page))
         .route("/ui/orgs/{id}/rename", post(org_rename))
@@ -64,6 +70,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(workflows::routes())
         .merge(schedules::routes())
         .merge(command_center::routes())
+        .merge(status::routes())
 }
 
 // ---------------------------------------------------------------------------------
@@ -85,6 +92,15 @@ pub(crate) struct Nav {
 pub(crate) struct UiSession {
     pub actor: Actor,
     pub csrf: String,
+}
+
+impl Nav {
+    /// Whether the page is a resource page, drawn in the shell the Command Center shares
+    /// (roster, work area, inspector, activity). The Command Center has its own; the
+    /// dashboard, the status page and alert settings stand alone.
+    pub fn shell(&self) -> bool {
+        matches!(self.section, "orgs" | "users" | "nodes" | "instances" | "jobs" | "hosts" | "workflows" | "schedules" | "audit")
+    }
 }
 
 impl UiSession {
@@ -329,6 +345,10 @@ fn clear_cookies(headers: &mut HeaderMap) {
 
 // ---------------------------------------------------------------------------------
 // Assets.
+
+async fn shell_script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SHELL_SCRIPT).into_response()
+}
 
 async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLESHEET)

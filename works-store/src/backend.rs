@@ -320,6 +320,7 @@ mod instances;
 mod policy;
 mod schedules;
 mod cluster;
+mod preferences;
 
 macro_rules! store_impl {
     ($store:ty, $db:ty, $name:literal) => {

@@ -74,6 +74,8 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/health", &["get"]),
         ("/api/v1/health/issues/{id}/acknowledge", &["post"]),
         ("/api/v1/map", &["get"]),
+        ("/api/v1/status-summary", &["get"]),
+        ("/api/v1/me/layout", &["get", "put"]),
         ("/metrics", &["get"]),
         ("/api/v1/instances", &["get", "post"]),
         ("/api/v1/instances/{id}", &["get"]),

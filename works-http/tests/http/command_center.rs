@@ -233,7 +233,7 @@ fn screenshot_dir() -> std::path::PathBuf {
     dir
 }
 
-async fn shot(c: &Client, name: &str) {
+pub(crate) async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"));
     let path = screenshot_dir().join(format!("{name}.png"));
@@ -241,7 +241,7 @@ async fn shot(c: &Client, name: &str) {
     eprintln!("screenshot: {}", path.display());
 }
 
-async fn sign_in(c: &Client, s: &TestServer, username: &str, password: &str) {
+pub(crate) async fn sign_in(c: &Client, s: &TestServer, username: &str, password: &str) {
     c.delete_all_cookies().await.unwrap();
     c.goto(&s.url("/login")).await.unwrap();
     c.find(Locator::Css("#username")).await.unwrap().send_keys(username).await.unwrap();
@@ -250,12 +250,12 @@ async fn sign_in(c: &Client, s: &TestServer, username: &str, password: &str) {
     wait_for_path(c, "/ui").await;
 }
 
-async fn js(c: &Client, script: &str) -> Value {
+pub(crate) async fn js(c: &Client, script: &str) -> Value {
     c.execute(script, vec![]).await.unwrap()
 }
 
 /// Waits until the page drew the map at least `renders` times.
-async fn rendered(c: &Client, renders: u64) {
+pub(crate) async fn rendered(c: &Client, renders: u64) {
     for _ in 0..150 {
         let n = js(c, "return Number(document.getElementById('cc').getAttribute('data-renders') || 0)").await;
         if n.as_u64().unwrap_or(0) >= renders {
@@ -311,6 +311,20 @@ async fn the_command_center_in_chromium() {
     let injected = js(&c, "return document.querySelectorAll('#cc img, #cc script, #cc-objects svg, #cc-groups svg').length").await;
     assert_eq!(injected, json!(0), "no element was made from a name");
     shot(&c, "command-center").await;
+
+    // The overview is painted on one canvas; the pointer still finds a dot there.
+    assert_eq!(js(&c, "return document.getElementById('cc').getAttribute('data-canvas')").await, json!("true"));
+    let node = format!("node:{}", f.node_a);
+    let picked = js(
+        &c,
+        &format!(
+            "const p = window.commandCenter.screenOf('{node}'); const svg = document.getElementById('cc-svg');
+             const at = t => svg.dispatchEvent(new PointerEvent(t, {{ pointerId: 1, button: 0, clientX: p.x, clientY: p.y, bubbles: true }}));
+             at('pointerdown'); at('pointerup'); return document.getElementById('cc').getAttribute('data-selected');"
+        ),
+    )
+    .await;
+    assert_eq!(picked, json!(node), "a click on a dot of the overview selects it");
 
     // Search → select → the inspector shows the object.
     let search = c.find(Locator::Css("#cc-search")).await.unwrap();

@@ -542,9 +542,9 @@ async fn snapshot(w: &Sweep<'_>, ops: &[Op], found: &mut Found) -> BTreeMap<Stri
     let admin = w.s.admin_token.clone();
     let mut snap = BTreeMap::new();
     for op in ops.iter().filter(|o| o.method == Method::GET && !o.is_public()) {
-        // The audit log grows with every refusal; metrics, the health answer and the map
+        // The audit log grows with every refusal; metrics, the health answer, the map and the status summary
         // carry the time they were made (the map's records are snapshotted one by one).
-        if op.path.starts_with("/api/v1/audit") || op.path.contains("metrics") || op.path == "/api/v1/health" || op.path == "/api/v1/map" {
+        if op.path.starts_with("/api/v1/audit") || op.path.contains("metrics") || op.path == "/api/v1/health" || op.path == "/api/v1/map" || op.path == "/api/v1/status-summary" {
             continue;
         }
         let path = if op.path_params().is_empty() {

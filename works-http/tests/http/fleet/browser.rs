@@ -81,7 +81,7 @@ async fn nodes_and_jobs_in_chromium() {
     assert_eq!(text_of(&c, "h1").await, "acme-web-01");
     assert_eq!(text_of(&c, ".page-head .badge").await, "Online");
     assert_eq!(count(&c, "img").await, 0, "an image element was made from agent text");
-    assert_eq!(count(&c, "script").await, 0, "a script element was made from agent text");
+    assert_eq!(count(&c, "script:not([src='/assets/shell.js'])").await, 0, "a script element was made from agent text");
     let pwned = c.execute("return window.pwned === undefined ? null : window.pwned;", vec![]).await.unwrap();
     assert!(pwned.is_null(), "agent text ran as script: {pwned}");
     let names: Vec<String> = {
