@@ -63,6 +63,8 @@ pub const VALIDATION_PARAM: &str = "validation";
 pub const FAILED_JOB_WINDOW_HOURS: i64 = 24;
 /// Most failed jobs read for one report.
 pub const MAX_FAILED_JOBS: u32 = 500;
+/// Offline (and, apart, quiet) nodes listed one issue each; the rest are counted in one.
+pub const MAX_NODE_ISSUES: usize = 200;
 /// Longest acknowledgement note.
 pub const NOTE_MAX: usize = 1000;
 
@@ -534,7 +536,21 @@ impl Works {
         let counted: Vec<&(&NodeRecord, NodeStatus)> = watched.iter().filter(|(n, _)| !is_validation_node(&n.name)).collect();
         let all_offline = !counted.is_empty() && counted.iter().all(|(_, s)| *s == NodeStatus::Offline);
         let mut out = Vec::new();
+        // A fleet-wide outage would otherwise make one issue per node: 100,000 of them
+        // at fleet scale, in every health answer. Past the first few per status the rest
+        // are counted in one issue that links to the node list.
+        let (mut listed, mut more) = ([0usize; 2], [0usize; 2]);
         for (node, status) in watched {
+            let slot = match status {
+                NodeStatus::Online => continue,
+                NodeStatus::Offline => 0,
+                NodeStatus::Stale => 1,
+            };
+            if listed[slot] >= MAX_NODE_ISSUES {
+                more[slot] += 1;
+                continue;
+            }
+            listed[slot] += 1;
             let validation = is_validation_node(&node.name);
             let last = node.last_checkin_at;
             let fingerprint = format!("{}:{}", status.as_str(), last.map(|t| t.timestamp_millis()).unwrap_or(0));
@@ -578,6 +594,43 @@ impl Works {
                 ),
             };
             out.push(Found { issue: made, validation });
+        }
+        for (slot, count) in more.into_iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let (status, severity, title, why) = if slot == 0 {
+                (
+                    "offline",
+                    if all_offline { HealthState::Critical } else { HealthState::Degraded },
+                    format!("{count} more nodes are offline"),
+                    format!("Besides the {MAX_NODE_ISSUES} offline nodes listed one by one, {count} more have not checked in for over {} seconds.", thresholds.offline_after.num_seconds()),
+                )
+            } else {
+                (
+                    "stale",
+                    HealthState::Degraded,
+                    format!("{count} more nodes have gone quiet"),
+                    format!("Besides the {MAX_NODE_ISSUES} quiet nodes listed one by one, {count} more have not checked in for over {} seconds.", thresholds.stale_after.num_seconds()),
+                )
+            };
+            out.push(Found {
+                issue: issue(
+                    format!("nodes-{status}:more"),
+                    severity,
+                    "node",
+                    None,
+                    None,
+                    None,
+                    format!("{status}:{count}"),
+                    title,
+                    why,
+                    "So many nodes at once usually means a network or server-side cause rather than the machines: check the network path from the sites to this server first, then the node list.".into(),
+                    "/ui/nodes".into(),
+                    serde_json::json!({ "status": status, "count": count, "listed": MAX_NODE_ISSUES }),
+                ),
+                validation: false,
+            });
         }
         out
     }

@@ -184,3 +184,28 @@ async fn a_remembered_credential_is_refused_at_the_next_check_in_once_revoked_or
         assert!(w.works.agent_checkin_with_credential("not-an-agent-credential", check_in("x")).await.is_err());
     }
 }
+
+#[tokio::test]
+async fn a_fleet_wide_outage_is_counted_in_one_issue_past_the_first_nodes_listed() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let over = 12;
+        let mut fleet = Vec::new();
+        for i in 0..works_core::health::MAX_NODE_ISSUES + over {
+            let (node, agent) = enrolled_node(&w, &format!("outage-{i:03}"), &w.org_a.id).await;
+            w.works.agent_checkin(&agent, CheckIn { health: health_of("x"), containers: None }).await.unwrap();
+            fleet.push(node);
+        }
+        w.clock.advance(chrono::Duration::minutes(30));
+        let report = w.works.health(&w.a_admin.actor).await.unwrap();
+        let one_by_one = report.issues.iter().filter(|i| i.id.starts_with("node-offline:")).count();
+        assert_eq!(one_by_one, works_core::health::MAX_NODE_ISSUES, "[{}]", backend.name);
+        let counted = report.issues.iter().find(|i| i.id == "nodes-offline:more").unwrap_or_else(|| panic!("[{}] no counted issue", backend.name));
+        assert_eq!(counted.title, format!("{over} more nodes are offline"));
+        assert_eq!(counted.detail["count"], over);
+        assert_eq!(counted.severity, works_core::HealthState::Critical, "no node is online at all");
+        // Organization B has none of it.
+        let b = w.works.health(&w.b_admin.actor).await.unwrap();
+        assert!(b.issues.iter().all(|i| !i.id.starts_with("node")), "[{}] {:?}", backend.name, b.issues.iter().map(|i| &i.id).collect::<Vec<_>>());
+    }
+}
