@@ -4,9 +4,10 @@
 //! its own process over the same kind of database).
 //!
 //! Phases, all driven over HTTP from this process with the same client:
-//! 1. **ceiling**: the naive server, closed loop (`--concurrency` check-ins in flight) for
-//!    `--seconds`;
-//! 2. **works**: the real server, the same closed loop;
+//! 1. **ceiling**: the naive server: every agent checks in once (the steady state of a
+//!    fleet: each agent has checked in before), then a closed loop (`--concurrency`
+//!    check-ins in flight) for `--seconds`;
+//! 2. **works**: the real server, the same warm-up and closed loop;
 //! 3. **paced**: the real server at a fixed `--rate` (3,300 a second is a fleet of
 //!    100,000 agents checking in every 30 seconds), latency measured from when each
 //!    check-in was due, so a slow server cannot hide its queue;
@@ -125,6 +126,32 @@ impl Load {
             }
             _ => Answer::Failed,
         }
+    }
+
+    /// Every agent once, `concurrency` at a time: a fleet in its steady state has
+    /// checked in before.
+    async fn warm_up(&self, concurrency: usize) -> Duration {
+        let started = Instant::now();
+        let next = Arc::new(AtomicU64::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            let (load, next) = (self.clone(), next.clone());
+            workers.push(tokio::spawn(async move {
+                loop {
+                    let agent = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    if agent >= load.creds.len() {
+                        return;
+                    }
+                    while let Answer::Wait(_) | Answer::Failed = load.check_in(agent).await {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }));
+        }
+        for w in workers {
+            let _ = w.await;
+        }
+        started.elapsed()
     }
 
     /// `concurrency` check-ins in flight at all times for `seconds`.
@@ -296,12 +323,16 @@ pub(crate) async fn run(a: Args) -> Result<()> {
     };
     std::fs::create_dir_all(dir.path().join("ceiling"))?;
     let (mut ceiling_server, ceiling_base) = start_ceiling_server(&ceiling_url).await?;
+    let warm = load(&ceiling_base).warm_up(concurrency).await;
+    println!("  ceiling: every agent checked in once in {:.1} s", warm.as_secs_f64());
     let ceiling = load(&ceiling_base).closed_loop(concurrency, seconds).await;
     let _ = ceiling_server.kill().await;
     println!("  ceiling (one row per transaction, plain sqlx), {concurrency} in flight: {}", ceiling.line());
 
     // 2. Ours, the same loop.
     let (mut server, base) = crate::start_server(a.works_bin.clone(), dir.path(), &url).await?;
+    let warm = load(&base).warm_up(concurrency).await;
+    println!("  works: every agent checked in once in {:.1} s (first check-ins: credentials looked up)", warm.as_secs_f64());
     let ours = load(&base).closed_loop(concurrency, seconds).await;
     println!("  works, {concurrency} in flight:                                 {}", ours.line());
 
@@ -334,13 +365,8 @@ pub(crate) async fn run(a: Args) -> Result<()> {
             println!("  storm: {} check-ins were LOST", agents as u64 - landed);
         }
     }
-    let rss = memory(server.id());
-    println!(
-        "  server memory with {agents} agents known: {} (peak {}); before the storm {}",
-        mb(rss.0),
-        mb(rss.1),
-        mb(rss_before_storm.0)
-    );
+    println!("  server memory with {agents} agents known, after the storm: {}", memory(server.id()));
+    println!("  server memory with {agents} agents known, before the storm: {rss_before_storm}");
     let _ = server.kill().await;
     if let Some(admin_url) = &a.database {
         crate::drop_postgres(admin_url).await;
@@ -358,13 +384,29 @@ fn mb(kb: Option<u64>) -> String {
     kb.map(|k| format!("{:.0} MB", k as f64 / 1024.0)).unwrap_or_else(|| "unknown".into())
 }
 
-/// Resident and peak resident memory of a process, in KiB (Linux).
-fn memory(pid: Option<u32>) -> (Option<u64>, Option<u64>) {
-    let Some(status) = pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok()) else { return (None, None) };
+/// A process's memory, in KiB (Linux): resident, of which private (heap, stacks) and
+/// file-backed (here: the database file mapped for reading, which the kernel can drop),
+/// and the peak resident.
+#[derive(Clone, Copy, Default)]
+struct Memory {
+    rss: Option<u64>,
+    anon: Option<u64>,
+    file: Option<u64>,
+    peak: Option<u64>,
+}
+
+impl std::fmt::Display for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} resident: {} private, {} the database file mapped for reading; peak {}", mb(self.rss), mb(self.anon), mb(self.file), mb(self.peak))
+    }
+}
+
+fn memory(pid: Option<u32>) -> Memory {
+    let Some(status) = pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok()) else { return Memory::default() };
     let field = |name: &str| {
         status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok())
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    Memory { rss: field("VmRSS:"), anon: field("RssAnon:"), file: field("RssFile:"), peak: field("VmHWM:") }
 }
 
 async fn any_pool(url: &str) -> Result<AnyPool> {

@@ -209,3 +209,40 @@ async fn a_fleet_wide_outage_is_counted_in_one_issue_past_the_first_nodes_listed
         assert!(b.issues.iter().all(|i| !i.id.starts_with("node")), "[{}] {:?}", backend.name, b.issues.iter().map(|i| &i.id).collect::<Vec<_>>());
     }
 }
+
+#[tokio::test]
+async fn in_one_batch_each_check_in_is_judged_by_its_own_credential() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let admin = &w.msp_admin.actor;
+        let node = w.works.node_create(admin, NewNode { name: "judged".into(), org_id: Some(w.org_a.id.clone()) }).await.unwrap();
+        let other = w.works.node_create(admin, NewNode { name: "judged-other".into(), org_id: Some(w.org_b.id.clone()) }).await.unwrap();
+        let mut creds = Vec::new();
+        for id in [&node.id, &other.id] {
+            let token = w.works.enrollment_token_create(admin, id).await.unwrap();
+            creds.push(w.works.agent_enroll(EnrollRequest { token: token.token, hostname: None, agent_version: None }).await.unwrap().credential);
+        }
+        let hash = |c: &str| Some(works_core::secret::hash_secret(c));
+        let at = chrono::Utc::now();
+        let write = |id: &str, credential_hash: Option<String>, name: &str| CheckinWrite { node_id: id.into(), credential_hash, at, health: health_of(name), containers: None };
+        let found = backend
+            .store
+            .record_checkins(&[
+                // Another node's credential does not write this node, first or second in the batch.
+                write(&node.id, hash(&creds[1]), "borrowed"),
+                write(&node.id, hash(&creds[0]), "own"),
+                write(&node.id, hash("wka_made-up"), "made-up"),
+                write(&other.id, hash(&creds[1]), "other-own"),
+                write(&other.id, hash(&creds[0]), "other-borrowed"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(found, vec![false, true, false, true, false], "[{}]", backend.name);
+        let health = |id: &str| {
+            let (store, id) = (backend.store.clone(), id.to_owned());
+            async move { store.get_node(&id).await.unwrap().unwrap().health.map(|h| h.agent_version) }
+        };
+        assert_eq!(health(&node.id).await, Some("v-own".into()), "[{}]", backend.name);
+        assert_eq!(health(&other.id).await, Some("v-other-own".into()), "[{}]", backend.name);
+    }
+}

@@ -214,6 +214,9 @@ pub async fn call(api: &dyn Api, op: &str, a: Args) -> Result<Out> {
         "schedule_update" => out(api.schedule_update(&id()?, a.input(&["id"])?).await),
         "schedule_delete" => out(api.schedule_delete(&id()?).await),
         "map" => out(api.map().await),
+        "status_summary" => out(api.status_summary().await),
+        "layout_get" => out(api.layout_get().await),
+        "layout_put" => out(api.layout_put(a.input(&[])?).await),
         _ => Err(Error::invalid("operation", format!("{op} is not an operation of this version of works"))),
     }
 }

@@ -81,3 +81,30 @@ def test_the_map_holds_what_the_person_may_see(client: works.Client, backend: Ba
     assert f"node:{node_a.id}" in mine_ids
     assert not any(b.id in n.id or n.group == f"org:{b.id}" for n in mine.nodes), mine_ids
     assert [g.org_id for g in mine.groups if g.org_id] == [a.id]
+
+
+def test_the_status_summary_and_layout_are_the_persons_own(client: works.Client, backend: Backend) -> None:
+    a = client.orgs.create(unique("Status A"))
+    b = client.orgs.create(unique("Status B"))
+    client.nodes.create(unique("status-a").lower(), org_id=a.id)
+    client.nodes.create(unique("status-b").lower(), org_id=b.id)
+
+    whole = client.status_summary()
+    assert isinstance(whole, works.StatusSummary) and isinstance(whole.counts, works.StatusCounts)
+    assert whole.state in ("healthy", "degraded", "critical") and whole.summary
+    assert isinstance(whole.generated_at, datetime)
+    assert whole.counts.organizations >= 2 and whole.counts.nodes_waiting >= 2
+
+    mine = org_admin(backend, client, a.id)
+    scoped = mine.status_summary()
+    assert (scoped.counts.organizations, scoped.counts.nodes_waiting) == (1, 1)
+
+    default = mine.layout()
+    assert isinstance(default, works.Layout) and default.roster_side == "left"
+    moved = mine.set_layout(works.Layout(**{**default.__dict__, "roster_side": "right", "activity": "hidden", "collapsed_groups": (f"org:{a.id}",)}))
+    assert (moved.roster_side, moved.activity, moved.collapsed_groups) == ("right", "hidden", (f"org:{a.id}",))
+    assert mine.layout() == moved
+    assert client.layout().roster_side == "left", "one person's layout is not another's"
+    with pytest.raises(works.InvalidInput) as bad:
+        mine.set_layout(works.Layout(**{**default.__dict__, "roster_width": 5}))
+    assert bad.value.field == "roster_width"

@@ -32,6 +32,8 @@ pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres")
 
 /// How long a SQLite connection waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much of a SQLite database file is read through a memory map.
+const SQLITE_MMAP_BYTES: u64 = 256 * 1024 * 1024;
 /// How long a request waits for a free connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The PostgreSQL advisory lock that serializes appends to the audit chain across every
@@ -61,7 +63,10 @@ impl SqliteStore {
             .create_if_missing(!has_mode || url.contains("mode=rwc"))
             .foreign_keys(true)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            // Reads through a memory map: each write invalidates the readers' page caches,
+            // and reading the pages back through the map costs no system call or copy.
+            .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string());
 
         if in_memory {
             // One connection that never closes: an in-memory database lives as long as it.
@@ -911,30 +916,48 @@ macro_rules! store_impl {
                         .map_err(json_error("container inventory"))?;
                     rows.push((c, health, containers));
                 }
+                // Distinct nodes are written a statement for up to 500 of them; a node's
+                // second check-in in the same batch is written after, on its own, so that
+                // each check-in's credential is judged by itself.
+                let mut seen = std::collections::HashSet::new();
+                let (bulk, alone): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|&i| seen.insert(rows[i].0.node_id.as_str()));
                 let mut tx = self.begin_write().await?;
                 let result = async {
-                    let mut found = Vec::with_capacity(rows.len());
-                    for (c, health, containers) in rows {
+                    let mut found = vec![false; rows.len()];
+                    for chunk in bulk.chunks(sql::CHECKINS_PER_STATEMENT) {
+                        let statement = sql::record_checkins(chunk.len(), $name == "postgres");
+                        let mut query = sqlx::query_scalar::<_, String>(&statement);
+                        for &i in chunk {
+                            let (c, health, _) = &rows[i];
+                            query = query.bind(c.node_id.as_str()).bind(millis(c.at)).bind(health.as_str()).bind(c.credential_hash.as_deref());
+                        }
+                        let written: std::collections::HashSet<String> = query.fetch_all(&mut *tx).await.map_err(db_error)?.into_iter().collect();
+                        for &i in chunk {
+                            found[i] = written.contains(&rows[i].0.node_id);
+                        }
+                    }
+                    for &i in &alone {
+                        let (c, health, _) = &rows[i];
                         let statement = match &c.credential_hash {
                             Some(hash) => sqlx::query(sql::RECORD_CHECKIN_WITH_CREDENTIAL)
                                 .bind(&c.node_id)
                                 .bind(millis(c.at))
-                                .bind(health)
+                                .bind(health.as_str())
                                 .bind(hash),
-                            None => sqlx::query(sql::RECORD_CHECKIN).bind(&c.node_id).bind(millis(c.at)).bind(health),
+                            None => sqlx::query(sql::RECORD_CHECKIN).bind(&c.node_id).bind(millis(c.at)).bind(health.as_str()),
                         };
-                        let done = statement.execute(&mut *tx).await.map_err(db_error)?;
-                        let exists = done.rows_affected() > 0;
-                        if let (true, Some(containers)) = (exists, containers) {
+                        found[i] = statement.execute(&mut *tx).await.map_err(db_error)?.rows_affected() > 0;
+                    }
+                    for (i, (c, _, containers)) in rows.iter().enumerate() {
+                        if let (true, Some(containers)) = (found[i], containers) {
                             sqlx::query(sql::UPSERT_INVENTORY)
                                 .bind(&c.node_id)
-                                .bind(containers)
+                                .bind(containers.as_str())
                                 .bind(millis(c.at))
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(db_error)?;
                         }
-                        found.push(exists);
                     }
                     Ok(found)
                 }

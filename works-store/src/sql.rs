@@ -166,6 +166,31 @@ pub const RECORD_CHECKIN_WITH_CREDENTIAL: &str = "UPDATE nodes SET last_checkin_
     WHERE id = $1 AND retired_at IS NULL AND EXISTS (SELECT 1 FROM agent_credentials c \
     WHERE c.secret_hash = $4 AND c.node_id = $1 AND c.revoked_at IS NULL)";
 
+/// Check-ins of distinct nodes in one statement (`rows` of them, four parameters each:
+/// node id, time, health, credential hash or null), answering the ids of the nodes
+/// written. A row with a credential hash is written only as
+/// [`RECORD_CHECKIN_WITH_CREDENTIAL`] would.
+pub fn record_checkins(rows: usize, postgres: bool) -> String {
+    let (text, big) = if postgres { ("::text", "::bigint") } else { ("", "") };
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p = r * 4;
+            format!("(${}{text}, ${}{big}, ${}{text}, ${}{text})", p + 1, p + 2, p + 3, p + 4)
+        })
+        .collect();
+    format!(
+        "WITH v (id, at, health, hash) AS (VALUES {}) \
+         UPDATE nodes SET last_checkin_at = v.at, health = v.health FROM v \
+         WHERE nodes.id = v.id AND (v.hash IS NULL OR (nodes.retired_at IS NULL AND EXISTS \
+         (SELECT 1 FROM agent_credentials c WHERE c.secret_hash = v.hash AND c.node_id = nodes.id AND c.revoked_at IS NULL))) \
+         RETURNING nodes.id",
+        values.join(", ")
+    )
+}
+
+/// The most check-ins [`record_checkins`] writes in one statement.
+pub const CHECKINS_PER_STATEMENT: usize = 500;
+
 pub const SET_NODE_ENROLLED: &str = "UPDATE nodes SET enrolled_at = $2 WHERE id = $1";
 
 pub const UPSERT_INVENTORY: &str = "INSERT INTO node_inventory (node_id, containers, updated_at) VALUES ($1, $2, $3) \

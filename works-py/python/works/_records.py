@@ -26,6 +26,11 @@ __all__ = [
     "MapGroup",
     "MapHotspot",
     "FleetMap",
+    "StatusCounts",
+    "StatusIncident",
+    "VersionCount",
+    "StatusSummary",
+    "Layout",
     "Webhook",
     "Delivery",
     "FleetCounts",
@@ -725,6 +730,66 @@ class FleetMap:
     state: str
     summary: str
     generated_at: datetime
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    """The counts of an executive status summary."""
+
+    organizations: int
+    nodes_online: int
+    nodes_stale: int
+    nodes_offline: int
+    nodes_waiting: int
+    instances_healthy: int
+    instances_unhealthy: int
+    instances_other: int
+    jobs_failed_24h: int
+    runs_awaiting_approval: int
+
+
+@dataclass(frozen=True)
+class StatusIncident:
+    """One recent incident, in plain English."""
+
+    severity: str
+    title: str
+    why: str
+    next_action: str
+    since: datetime | None
+
+
+@dataclass(frozen=True)
+class VersionCount:
+    """How many OpenClaw instances run one version (``unknown`` when not reported)."""
+
+    version: str
+    instances: int
+
+
+@dataclass(frozen=True)
+class StatusSummary:
+    """The read-only executive status of what the signed-in person may see: the health
+    answer, counts, recent incidents and OpenClaw versions in use."""
+
+    state: str
+    summary: str
+    counts: StatusCounts
+    incidents: tuple[StatusIncident, ...]
+    versions: tuple[VersionCount, ...]
+    generated_at: datetime
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A person's Command Center layout, kept on the server."""
+
+    roster_side: str
+    activity: str
+    roster_width: int
+    inspector_width: int
+    activity_height: int
+    collapsed_groups: tuple[str, ...]
 
 
 _RENAMED = {"from": "from_", "class": "class_"}

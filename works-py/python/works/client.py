@@ -28,7 +28,7 @@ from ._works import (
     User,
 )
 from ._areas import AccessAttempts, Alerts, Connections, Hosts, Jumpboxes, Policy, Schedules, SshCredentials, Workflows
-from ._records import Assignment, CliCommand, FleetMap, MetricHistory, UpgradePlan, VersionReport, load
+from ._records import Assignment, CliCommand, FleetMap, Layout, MetricHistory, StatusSummary, UpgradePlan, VersionReport, load
 from .errors import FirstStart
 
 __all__ = [
@@ -662,6 +662,22 @@ class Client:
         instances, active jobs, workflows and connections, their relationships and the
         problems (hotspots) with why and what to do: what the Command Center draws."""
         return load(FleetMap, self._native.call("map", {}))
+
+    def status_summary(self) -> StatusSummary:
+        """The read-only executive status of what this person may see — the health
+        answer, counts, recent incidents and OpenClaw versions in use: what the printable
+        status page shows."""
+        return load(StatusSummary, self._native.call("status_summary", {}))
+
+    def layout(self) -> Layout:
+        """This person's Command Center layout (the default until they change it)."""
+        return load(Layout, self._native.call("layout_get", {}))
+
+    def set_layout(self, layout: Layout) -> Layout:
+        """Keeps ``layout`` as this person's Command Center layout. Raises InvalidInput
+        naming the field (``roster_side``, ``activity``, a width …) that is out of range."""
+        fields = {k: (list(v) if isinstance(v, tuple) else v) for k, v in layout.__dict__.items()}
+        return load(Layout, self._native.call("layout_put", fields))
 
     def logout(self) -> None:
         """Ends the session this client signed in with (``works.connect`` with a
