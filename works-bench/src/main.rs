@@ -16,6 +16,7 @@
 //! ```
 
 mod map;
+mod jobs;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -84,6 +85,27 @@ enum Bench {
         #[arg(long)]
         chromedriver: Option<PathBuf>,
     },
+    /// Jobs: claim-to-complete against a bare SKIP LOCKED loop, batched claims, and enqueue-to-pickup latency.
+    Jobs {
+        /// How many nodes, each with one agent claiming (the concurrency of both loops).
+        #[arg(long, default_value_t = 16)]
+        agents: usize,
+        /// About how many jobs each throughput phase drains.
+        #[arg(long, default_value_t = 2000)]
+        jobs: usize,
+        /// Most jobs per batched claim and per batched report.
+        #[arg(long, default_value_t = 50)]
+        batch: u32,
+        /// How many jobs to time from request to pickup.
+        #[arg(long, default_value_t = 200)]
+        pickups: usize,
+        /// A PostgreSQL admin URL (a fresh database is created in it); SQLite in a temporary folder when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// The `works` binary to start; defaults to the one beside this benchmark.
+        #[arg(long)]
+        works_bin: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -91,6 +113,17 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Bench::Checkins { agents, concurrency, seconds, database, works_bin } => {
             checkins(agents.clamp(1, 100_000), concurrency.clamp(1, 1024), seconds.clamp(1, 300), database, works_bin).await
+        }
+        Bench::Jobs { agents, jobs, batch, pickups, database, works_bin } => {
+            jobs::run(jobs::Options {
+                agents: agents.clamp(1, 1000),
+                jobs: jobs.clamp(1, 200_000),
+                batch: batch.clamp(1, works_core::agent::MAX_CLAIM_BATCH),
+                pickups: pickups.clamp(1, 10_000),
+                database,
+                works_bin,
+            })
+            .await
         }
         Bench::Discovery { hosts, ansible } => discovery::discovery(hosts.clamp(1, 250), ansible).await,
         Bench::Map { objects, frames, database, works_bin, chromedriver } => {
@@ -139,7 +172,7 @@ fn default_works_bin() -> Result<PathBuf> {
     Ok(dir.join("works"))
 }
 
-async fn fresh_postgres(admin_url: &str) -> Result<String> {
+pub(crate) async fn fresh_postgres(admin_url: &str) -> Result<String> {
     let name = format!("works_bench_{}", std::process::id());
     let store_url = match admin_url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),

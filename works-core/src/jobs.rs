@@ -314,7 +314,7 @@ impl Works {
                 format!("Requested {} on node {} ({})", kind.verb(), node.name, job.state.label()),
             );
             self.store.insert_job(&job, audit).await?;
-            self.job_signal.notify_waiters();
+            self.job_signal.notify_node(&job.node_id);
             Ok(job)
         })
         .await
@@ -394,7 +394,7 @@ impl Works {
             self.store.update_job(&job, before, audit).await?;
             self.follow_job(actor, &job).await;
             self.start_approved_agent_install(actor, &job).await;
-            self.job_signal.notify_waiters();
+            self.job_signal.notify_node(&job.node_id);
             Ok(job)
         })
         .await

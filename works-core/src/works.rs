@@ -51,7 +51,7 @@ pub struct Works {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: CoreConfig,
     /// Wakes agents long-polling for work on this server when work is queued.
-    pub(crate) job_signal: Arc<tokio::sync::Notify>,
+    pub(crate) job_signal: Arc<crate::cluster::JobSignal>,
     /// Seals secrets kept at rest; `None` when no master key is configured.
     pub(crate) sealer: Option<crate::seal::Sealer>,
     /// Sends alert webhooks from the background monitor; `None`: alerts are recorded
@@ -67,7 +67,7 @@ pub struct Works {
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::default(), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
