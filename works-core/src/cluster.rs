@@ -174,3 +174,47 @@ impl Works {
         self.store.release_lease(crate::recovery::RECOVERY_LEASE, holder, self.now()).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a wake-up already arrived (polls the future once, no waiting).
+    async fn woken(n: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>) -> bool {
+        tokio::time::timeout(StdDuration::ZERO, n).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn work_for_a_node_wakes_only_that_nodes_claims() {
+        let signal = JobSignal::default();
+        let a = signal.waiter("node-a");
+        let b = signal.waiter("node-b");
+        let (wa, wb) = (a.notified(), b.notified());
+        tokio::pin!(wa, wb);
+        wa.as_mut().enable();
+        wb.as_mut().enable();
+        signal.notify_node("node-a");
+        signal.notify_node("node-c");
+        assert!(woken(wa).await, "the claim of node a is woken");
+        assert!(!woken(wb.as_mut()).await, "the claim of node b is not");
+        signal.notify_waiters();
+        assert!(woken(wb).await, "waking every claim reaches node b too");
+    }
+
+    #[tokio::test]
+    async fn a_nodes_entry_goes_with_its_last_waiting_claim() {
+        let signal = JobSignal::default();
+        let first = signal.waiter("node-a");
+        let second = signal.waiter("node-a");
+        let other = signal.waiter("node-b");
+        assert_eq!(signal.waiting_nodes(), 2);
+        drop(first);
+        assert_eq!(signal.waiting_nodes(), 2, "a claim of node a still waits");
+        drop(second);
+        drop(other);
+        assert_eq!(signal.waiting_nodes(), 0);
+        // Waking a node nobody waits for is harmless.
+        signal.notify_node("node-a");
+        signal.notify_waiters();
+    }
+}

@@ -224,13 +224,15 @@ pub const NEXT_QUEUED_JOB: &str = next_queued_job!();
 /// (PostgreSQL). The state check repeats the pick's, so a claim never takes a job that
 /// is no longer queued.
 macro_rules! claim_next_jobs {
-    ($pick:expr) => {
+    ($in:literal, $pick:expr, $close:literal) => {
         concat!(
             "UPDATE jobs SET state = 'claimed', attempts = attempts + 1, claimed_at = $2, heartbeat_at = $2, \
              deadline_at = $2 + timeout_secs * 1000, reason = NULL, updated_at = $2 \
-             WHERE state = 'queued' AND id IN (",
+             WHERE state = 'queued' AND id ",
+            $in,
             $pick,
-            ") RETURNING ",
+            $close,
+            " RETURNING ",
             job_columns!()
         )
     };
@@ -245,9 +247,11 @@ macro_rules! next_queued_jobs {
 
 /// SQLite: claims up to `$3` of node `$1`'s oldest queued jobs at `$2`, in its one
 /// writer transaction.
-pub const CLAIM_NEXT_JOBS: &str = claim_next_jobs!(next_queued_jobs!());
-/// PostgreSQL: the same, passing over rows other claimers hold.
-pub const CLAIM_NEXT_JOBS_LOCKED: &str = claim_next_jobs!(concat!(next_queued_jobs!(), " FOR UPDATE SKIP LOCKED"));
+pub const CLAIM_NEXT_JOBS: &str = claim_next_jobs!("IN (", next_queued_jobs!(), ")");
+/// PostgreSQL: the same, passing over rows other claimers hold. The pick is made once
+/// into an array: as an `IN` subquery the planner may run it again per row, and a
+/// re-run with `SKIP LOCKED` would claim more than `$3` jobs.
+pub const CLAIM_NEXT_JOBS_LOCKED: &str = claim_next_jobs!("= ANY(ARRAY(", concat!(next_queued_jobs!(), " FOR UPDATE SKIP LOCKED"), "))");
 
 pub const JOB_HEARTBEAT: &str = "UPDATE jobs SET heartbeat_at = $2 WHERE id = $1";
 
@@ -481,7 +485,7 @@ mod tests {
 
     #[test]
     fn only_postgres_claims_lock_rows() {
-        assert!(CLAIM_NEXT_JOBS_LOCKED.contains("LIMIT $3 FOR UPDATE SKIP LOCKED)"));
+        assert!(CLAIM_NEXT_JOBS_LOCKED.contains("= ANY(ARRAY(SELECT id FROM jobs WHERE node_id = $1 AND state = 'queued' ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED))"));
         assert!(!CLAIM_NEXT_JOBS.contains("FOR UPDATE"));
         assert!(!NEXT_QUEUED_JOB.contains("FOR UPDATE"));
     }
