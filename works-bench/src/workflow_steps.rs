@@ -9,6 +9,12 @@
 //! (`finished_at`), and each step's `started_at` and `finished_at` around its action.
 //! Per-step overhead = (run duration − time inside actions) / K. The timestamps are
 //! whole milliseconds, so a run's figure is good to about 1/K ms.
+//!
+//! In live mode a step's `started_at` is set before the run is saved with the step
+//! marked running (so recovery can tell a step that was executing), so that save falls
+//! inside the step's own span and the difference above understates the overhead. The
+//! stub action itself only formats a sentence (microseconds, no I/O), so the whole run
+//! divided by K is also printed, as an upper bound; the headline uses that bound.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -62,6 +68,7 @@ pub(crate) async fn run(steps: usize, runs: usize, database: Option<String>, wor
     for mode in ["simulation", "live"] {
         let mut per_step = Vec::with_capacity(runs);
         let mut per_step_http = Vec::with_capacity(runs);
+        let mut per_step_whole = Vec::with_capacity(runs);
         for _ in 0..runs {
             let sent = Instant::now();
             let r = http.post(format!("{base}/api/v1/workflows/{}/runs", workflow.id)).bearer_auth(&token).json(&serde_json::json!({ "mode": mode })).send().await?;
@@ -85,28 +92,32 @@ pub(crate) async fn run(steps: usize, runs: usize, database: Option<String>, wor
                 }
             }
             per_step.push((total - in_actions) / steps as f64);
+            per_step_whole.push(total / steps as f64);
             per_step_http.push((round_trip - in_actions) / steps as f64);
         }
         per_step.sort_by(f64::total_cmp);
         per_step_http.sort_by(f64::total_cmp);
+        per_step_whole.sort_by(f64::total_cmp);
+        let median_whole = per_step_whole[per_step_whole.len() / 2];
         let median = per_step[per_step.len() / 2];
         let median_http = per_step_http[per_step_http.len() / 2];
         println!(
-            "{mode}: step overhead (policy check + state change, excluding the action) median {median:.2} ms, worst {:.2} ms over {runs} runs of {steps} steps; target {TARGET_MS} ms ({:.2}x); \
-             counting the HTTP request and the run's own start and end records: {median_http:.2} ms per step",
+            "{mode}: step overhead (policy check + state change, excluding the action) median {median:.2} ms, worst {:.2} ms over {runs} runs of {steps} steps; \
+             whole run / steps (upper bound, action included) {median_whole:.2} ms; target {TARGET_MS} ms ({:.2}x); \
+             counting the HTTP request too: {median_http:.2} ms per step",
             per_step.last().copied().unwrap_or_default(),
-            median / TARGET_MS
+            median_whole / TARGET_MS
         );
         if mode == "live" {
-            worst_live = median;
+            worst_live = median_whole;
         }
-        summary.push(format!("{mode} {median:.2} ms"));
+        summary.push(format!("{mode} {median:.2} ms excluding actions, {median_whole:.2} ms bound"));
     }
     let _ = server.kill().await;
     if let Some(admin_url) = &database {
         let name = format!("works_bench_{}", std::process::id());
         let _ = tokio::process::Command::new("psql").arg(admin_url).arg("-qc").arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).status().await;
     }
-    println!("headline: workflow step overhead = {:.2}x of the 10 ms target ({backend}, live mode; {})", worst_live / TARGET_MS, summary.join(", "));
+    println!("headline: workflow step overhead = {:.2}x of the 10 ms target ({backend}, live mode, upper bound; {})", worst_live / TARGET_MS, summary.join("; "));
     Ok(())
 }
