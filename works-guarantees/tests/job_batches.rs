@@ -142,3 +142,20 @@ async fn a_long_polling_claim_gets_work_queued_for_its_node_while_it_waits() {
         assert_eq!(got.iter().map(|j| j.id.clone()).collect::<Vec<_>>(), job, "[{}]", backend.name);
     }
 }
+
+#[tokio::test]
+async fn an_announcement_of_queued_work_names_its_node_so_only_that_nodes_claims_wake() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        // Another server: its own connections to the same database.
+        let other = works_store::open(&backend.url).await.expect("a second store on the same database");
+        let Some(mut listener) = other.work_listener().await.expect("listen") else {
+            assert_eq!(backend.name, "sqlite", "only SQLite, which serves one server, may have no announcements");
+            continue;
+        };
+        let mine = node(&w, "acme-web-01", &w.org_a.id).await;
+        health_checks(&w, &mine, 1).await;
+        let named = tokio::time::timeout(std::time::Duration::from_secs(20), listener.next()).await.expect("no announcement of a queued job").expect("the listener");
+        assert_eq!(named.as_deref(), Some(mine.id.as_str()), "[{}]", backend.name);
+    }
+}
