@@ -444,6 +444,19 @@ impl Works {
 
     /// The agent reports the end of a job. Output is redacted before it is stored.
     pub async fn agent_job_complete(&self, agent: &AgentIdentity, job_id: &str, report: JobReport) -> Result<Job> {
+        // The usual case in one statement: a claimed or running job of this node, ended.
+        if let Ok(id) = validate::id("id", job_id) {
+            let now = self.now();
+            let template = Job::ended_template(&id, &agent.node_id);
+            let (end, reason) = completed(template, report.clone(), now);
+            let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), "job.complete", "job", Some(&id), Outcome::Succeeded, reason);
+            if let Some(job) = self.store.end_job(&end, audit).await? {
+                self.follow_job(&agent.as_actor(), &job).await;
+                return Ok(job);
+            }
+        }
+        // Otherwise the job is unknown, another node's, or not running: say which, and
+        // record the attempt.
         let job = self
             .agent_transition(agent, job_id, "job.complete", &[JobState::Claimed, JobState::Running], move |job, now| {
                 let (done, reason) = completed(job.clone(), report, now);

@@ -54,6 +54,11 @@ pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
     async fn claim_job(&self, node_id: &str, now: DateTime<Utc>, audit: AuditDraft) -> Result<Option<Job>>;
     /// Whether the node has a queued job, read without taking any write lock (for long
     /// polls that look before they claim).
+    /// Ends a job in one statement when it is claimed or running on `end.node_id`:
+    /// writes `end`'s state, result, output, reason and finished time (also as
+    /// `updated_at`), with the audit record, in one transaction, and answers the job as
+    /// stored. None, writing nothing, when no such job is claimed or running there.
+    async fn end_job(&self, end: &Job, audit: AuditDraft) -> Result<Option<Job>>;
     async fn has_queued_job(&self, node_id: &str) -> Result<bool>;
     /// Claims up to `max` of the node's oldest queued jobs as [`FleetStore::claim_job`]
     /// does one, in one transaction, with one audit record per job (the draft copied,

@@ -455,6 +455,41 @@ impl Works {
     }
 }
 
+impl Job {
+    /// A job known only by its id and node, to carry how an agent ended it to
+    /// [`crate::fleet_store::FleetStore::end_job`] (which writes only the end's fields).
+    pub(crate) fn ended_template(id: &str, node_id: &str) -> Job {
+        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        Job {
+            id: id.to_owned(),
+            node_id: node_id.to_owned(),
+            org_id: None,
+            kind: JobKind::HealthCheck,
+            risk: Risk::Safe,
+            state: JobState::Claimed,
+            params: serde_json::Value::Null,
+            attempts: 0,
+            max_attempts: 0,
+            timeout_secs: 0,
+            reason: None,
+            approval_phrase: None,
+            requested_by: String::new(),
+            approved_by: None,
+            approved_at: None,
+            retry_of: None,
+            result: None,
+            output: None,
+            created_at: epoch,
+            updated_at: epoch,
+            claimed_at: None,
+            heartbeat_at: None,
+            deadline_at: None,
+            expires_at: epoch,
+            finished_at: None,
+        }
+    }
+}
+
 /// Output is redacted and bounded before it is stored.
 pub fn clean_output(output: &str) -> String {
     let mut s = redact(output);

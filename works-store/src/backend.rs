@@ -1123,6 +1123,32 @@ macro_rules! store_impl {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn end_job(&self, end: &Job, audit: AuditDraft) -> Result<Option<Job>> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let row: Option<JobRow> = sqlx::query_as(sql::END_JOB)
+                        .bind(&end.id)
+                        .bind(&end.node_id)
+                        .bind(end.state.as_str())
+                        .bind(end.result.as_ref().map(|v| v.to_string()))
+                        .bind(&end.output)
+                        .bind(&end.reason)
+                        .bind(opt_millis(end.finished_at))
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, Subject::Job { id: &end.id, node_id: &end.node_id }))?;
+                    let Some(row) = row else { return Ok(None) };
+                    let job = row.into_job()?;
+                    let mut audit = audit;
+                    audit.org_id = job.org_id.clone();
+                    Self::append_in(&mut tx, audit).await?;
+                    Ok(Some(job))
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn has_queued_job(&self, node_id: &str) -> Result<bool> {
                 let queued: Option<String> = sqlx::query_scalar(sql::NEXT_QUEUED_JOB)
                     .bind(node_id)

@@ -253,6 +253,14 @@ pub const CLAIM_NEXT_JOBS: &str = claim_next_jobs!("IN (", next_queued_jobs!(), 
 /// re-run with `SKIP LOCKED` would claim more than `$3` jobs.
 pub const CLAIM_NEXT_JOBS_LOCKED: &str = claim_next_jobs!("= ANY(ARRAY(", concat!(next_queued_jobs!(), " FOR UPDATE SKIP LOCKED"), "))");
 
+/// Ends job `$1` of node `$2` if it is claimed or running: state `$3`, result `$4`,
+/// output `$5`, reason `$6`, finished (and updated) at `$7`.
+pub const END_JOB: &str = concat!(
+    "UPDATE jobs SET state = $3, result = $4, output = $5, reason = $6, finished_at = $7, updated_at = $7 \
+     WHERE id = $1 AND node_id = $2 AND state IN ('claimed', 'running') RETURNING ",
+    job_columns!()
+);
+
 pub const JOB_HEARTBEAT: &str = "UPDATE jobs SET heartbeat_at = $2 WHERE id = $1";
 
 /// Claimed or running past the deadline, or still waiting past expiry; oldest first.
