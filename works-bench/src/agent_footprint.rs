@@ -29,6 +29,8 @@ struct Footprint {
     rss_max_mb: f64,
     hwm_mb: f64,
     cpu_percent: f64,
+    /// One clock tick over the window, as a share of one core: the finest CPU figure.
+    cpu_resolution: f64,
     checkins: u64,
 }
 
@@ -76,13 +78,14 @@ pub(crate) async fn run(seconds: u64, works_bin: Option<PathBuf>, agent_bin: Opt
         }
         let f = measure(&label, &bin, &prefix, &state, seconds, &core, &admin, &node.id).await?;
         println!(
-            "{}: RSS mean {:.1} MB, max {:.1} MB, peak (VmHWM) {:.1} MB (target {TARGET_RSS_MB} MB, {:.2}x); CPU {:.4}% of one core (target {TARGET_CPU_PERCENT}%, {:.2}x); {} check-ins seen; binary {} = {:.1} MB",
+            "{}: RSS mean {:.1} MB, max {:.1} MB, peak (VmHWM) {:.1} MB (target {TARGET_RSS_MB} MB, {:.2}x); CPU {:.4}% of one core, to within {:.4}% (target {TARGET_CPU_PERCENT}%, {:.2}x); {} check-ins seen; binary {} = {:.1} MB",
             f.label,
             f.rss_mean_mb,
             f.rss_max_mb,
             f.hwm_mb,
             f.rss_max_mb / TARGET_RSS_MB,
             f.cpu_percent,
+            f.cpu_resolution,
             f.cpu_percent / TARGET_CPU_PERCENT,
             f.checkins,
             f.binary.display(),
@@ -93,10 +96,11 @@ pub(crate) async fn run(seconds: u64, works_bin: Option<PathBuf>, agent_bin: Opt
     let _ = server.kill().await;
     let best = results.iter().min_by(|a, b| a.rss_max_mb.total_cmp(&b.rss_max_mb)).ok_or_else(|| anyhow!("nothing was measured"))?;
     println!(
-        "headline: idle agent ({}) = {:.2}x of the {TARGET_RSS_MB} MB RSS target, {:.2}x of the {TARGET_CPU_PERCENT}% CPU target; binary {:.1} MB",
+        "headline: idle agent ({}) = {:.2}x of the {TARGET_RSS_MB} MB RSS target, at most {:.2}x of the {TARGET_CPU_PERCENT}% CPU target; binary {:.1} MB",
         best.label,
         best.rss_max_mb / TARGET_RSS_MB,
-        best.cpu_percent / TARGET_CPU_PERCENT,
+        // Less than one clock tick reads as zero: count it as one tick, an upper bound.
+        best.cpu_percent.max(best.cpu_resolution) / TARGET_CPU_PERCENT,
         best.binary_bytes as f64 / 1e6
     );
     Ok(())
@@ -156,6 +160,7 @@ async fn measure(label: &str, bin: &Path, prefix: &[String], state: &Path, secon
         rss_max_mb: rss.iter().copied().max().unwrap_or_default() as f64 / 1024.0,
         hwm_mb: hwm as f64 / 1024.0,
         cpu_percent: cpu as f64 / tick / wall * 100.0,
+        cpu_resolution: 1.0 / tick / wall * 100.0,
         checkins,
     })
 }

@@ -95,9 +95,18 @@ pub(crate) async fn run(o: Options) -> Result<()> {
     }
     let single_rate = single.done as f64 / single.elapsed.as_secs_f64();
     println!(
-        "ours, one at a time: claim + complete over HTTP = {single_rate:.0} jobs/s = {:.2}x of ceiling {ceiling:.0} jobs/s (errors {})",
+        "ours, one at a time: claim + complete over HTTP = {single_rate:.0} jobs/s = {:.2}x of ceiling {ceiling:.0} jobs/s (errors {}); mean claim {:.2} ms, mean report {:.2} ms",
         single_rate / ceiling,
-        single.errors
+        single.errors,
+        single.in_claims.as_secs_f64() * 1000.0 / single.done.max(1) as f64,
+        single.in_reports.as_secs_f64() * 1000.0 / single.done.max(1) as f64
+    );
+    // Where the time goes: the same calls when there is nothing to claim cost the HTTP
+    // request, the agent's authentication and an empty claim, without any audited write.
+    let idle = idle_claims(&http, &base, &creds, per_node * 2).await?;
+    println!(
+        "  for comparison, a claim that finds nothing (HTTP + authentication + empty claim, no audited write): {idle:.0} calls/s at the same concurrency; one job at a time is two audited calls: {:.2}x of half that",
+        single_rate / (idle / 2.0)
     );
 
     // 3. Ours, batched.
@@ -159,6 +168,9 @@ struct Drained {
     done: usize,
     errors: usize,
     elapsed: Duration,
+    /// Total time spent waiting for claim answers and for report answers.
+    in_claims: Duration,
+    in_reports: Duration,
 }
 
 /// Every agent claims and completes its node's jobs until none is left; one at a time,
@@ -170,11 +182,14 @@ async fn drain(http: &reqwest::Client, base: &str, creds: &[String], batch: Opti
         let (http, base, cred) = (http.clone(), base.to_owned(), cred.clone());
         tasks.push(tokio::spawn(async move {
             let (mut done, mut errors) = (0usize, 0usize);
+            let (mut in_claims, mut in_reports) = (Duration::ZERO, Duration::ZERO);
             let report = serde_json::json!({"succeeded": true, "result": {"ok": true}, "output": "healthy"});
             loop {
                 match batch {
                     None => {
+                        let t = Instant::now();
                         let r = http.post(format!("{base}/api/v1/agent/jobs/claim")).bearer_auth(&cred).send().await?;
+                        in_claims += t.elapsed();
                         if r.status() == reqwest::StatusCode::NO_CONTENT {
                             break;
                         }
@@ -184,7 +199,9 @@ async fn drain(http: &reqwest::Client, base: &str, creds: &[String], batch: Opti
                         }
                         let job: serde_json::Value = r.json().await?;
                         let id = job["id"].as_str().context("a claimed job without an id")?;
+                        let t = Instant::now();
                         let r = http.post(format!("{base}/api/v1/agent/jobs/{id}/complete")).bearer_auth(&cred).json(&report).send().await?;
+                        in_reports += t.elapsed();
                         if r.status().is_success() {
                             done += 1;
                         } else {
@@ -230,16 +247,40 @@ async fn drain(http: &reqwest::Client, base: &str, creds: &[String], batch: Opti
                     bail!("too many failed calls; is the server healthy?");
                 }
             }
-            Ok::<_, anyhow::Error>((done, errors))
+            Ok::<_, anyhow::Error>((done, errors, in_claims, in_reports))
         }));
     }
-    let (mut done, mut errors) = (0, 0);
+    let (mut done, mut errors, mut in_claims, mut in_reports) = (0, 0, Duration::ZERO, Duration::ZERO);
     for t in tasks {
-        let (d, e) = t.await??;
+        let (d, e, c, r) = t.await??;
         done += d;
         errors += e;
+        in_claims += c;
+        in_reports += r;
     }
-    Ok(Drained { done, errors, elapsed: started.elapsed() })
+    Ok(Drained { done, errors, elapsed: started.elapsed(), in_claims, in_reports })
+}
+
+/// Calls per second of claims that find nothing, `per_agent` by every agent at once.
+async fn idle_claims(http: &reqwest::Client, base: &str, creds: &[String], per_agent: usize) -> Result<f64> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for cred in creds {
+        let (http, base, cred) = (http.clone(), base.to_owned(), cred.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per_agent {
+                let r = http.post(format!("{base}/api/v1/agent/jobs/claim")).bearer_auth(&cred).send().await?;
+                if r.status() != reqwest::StatusCode::NO_CONTENT {
+                    bail!("a claim with nothing queued answered {}", r.status());
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok((per_agent * creds.len()) as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Every agent long-polls for work; jobs are requested through the API one at a time,
