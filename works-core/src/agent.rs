@@ -333,10 +333,10 @@ impl Works {
         // Registered before the first look, so work queued between a look that found
         // nothing and the wait wakes this claim at once instead of at the next poll.
         let waiter = self.job_signal.waiter(&agent.node_id);
-        // A claim asked for at once, or woken by work queued for this node, goes
-        // straight to the write; a claim waking from its poll looks first, without
-        // taking any write lock, as most polls find nothing.
-        let mut look_first = false;
+        // A claim looks first, without taking any write lock, as most polls find
+        // nothing (on SQLite the write lock is the one writer every request queues
+        // for); a claim woken by work queued for its node goes straight to the write.
+        let mut look_first = true;
         loop {
             let woken = waiter.notified();
             tokio::pin!(woken);
