@@ -1,7 +1,9 @@
 //! # works-agent
 //!
 //! The per-machine agent of Anthropy Works, hosted by the `works` binary
-//! (`works agent enroll`, `works agent run`).
+//! (`works agent enroll`, `works agent run`) and, alone and slim, by this crate's own
+//! `works-agent` binary (`works-agent enroll`, `works-agent run`: same flags and
+//! environment, a single-threaded runtime).
 //!
 //! - [`enroll`] exchanges a one-time enrollment token for the agent's own credential and
 //!   keeps it in `STATE_DIR/agent.json` (mode 0600, folder 0700).

@@ -363,6 +363,6 @@ pub async fn discovery(hosts: usize, ansible_dir: PathBuf) -> Result<()> {
     let ansible_secs = tokio::task::spawn_blocking(move || ansible(&b, &ansible_dir)).await??;
     let ansible_rate = hosts as f64 / ansible_secs * 60.0;
     println!("ansible: {hosts} hosts in {ansible_secs:.2} s = {ansible_rate:.0} hosts/minute (ansible-playbook, 9 raw tasks, forks={hosts})");
-    println!("ratio: works is {:.1}x Ansible's hosts/minute over the same ProxyJump route", ours_rate / ansible_rate);
+    println!("headline: works = {:.2}x Ansible's hosts per minute over the same ProxyJump route ({hosts} hosts)", ours_rate / ansible_rate);
     Ok(())
 }

@@ -18,6 +18,9 @@
 
 mod checkins;
 mod map;
+mod jobs;
+mod workflow_steps;
+mod agent_footprint;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -74,6 +77,54 @@ enum Bench {
         #[arg(long)]
         chromedriver: Option<PathBuf>,
     },
+    /// Jobs: claim-to-complete against a bare SKIP LOCKED loop, batched claims, and enqueue-to-pickup latency.
+    Jobs {
+        /// How many nodes, each with one agent claiming (the concurrency of both loops).
+        #[arg(long, default_value_t = 16)]
+        agents: usize,
+        /// About how many jobs each throughput phase drains.
+        #[arg(long, default_value_t = 2000)]
+        jobs: usize,
+        /// Most jobs per batched claim and per batched report.
+        #[arg(long, default_value_t = 50)]
+        batch: u32,
+        /// How many jobs to time from request to pickup.
+        #[arg(long, default_value_t = 200)]
+        pickups: usize,
+        /// A PostgreSQL admin URL (a fresh database is created in it); SQLite in a temporary folder when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// The `works` binary to start; defaults to the one beside this benchmark.
+        #[arg(long)]
+        works_bin: Option<PathBuf>,
+    },
+    /// Workflow step overhead (policy check and state change, excluding the action).
+    WorkflowSteps {
+        /// Steps in the workflow (1 to 50).
+        #[arg(long, default_value_t = 50)]
+        steps: usize,
+        /// Runs of each mode (simulation, live).
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// A PostgreSQL admin URL (a fresh database is created in it); SQLite in a temporary folder when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// The `works` binary to start; defaults to the one beside this benchmark.
+        #[arg(long)]
+        works_bin: Option<PathBuf>,
+    },
+    /// The idle agent: resident memory, CPU and binary size.
+    Agent {
+        /// How long to watch the idle agent, after a 10-second warm-up.
+        #[arg(long, default_value_t = 120)]
+        seconds: u64,
+        /// The `works` binary (server, and `works agent`); defaults to the one beside this benchmark.
+        #[arg(long)]
+        works_bin: Option<PathBuf>,
+        /// The slim `works-agent` binary; defaults to the one beside this benchmark, when there.
+        #[arg(long)]
+        agent_bin: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -81,6 +132,21 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Bench::Checkins(args) => checkins::run(args).await,
         Bench::CeilingServer { database } => checkins::ceiling_server(&database).await,
+        Bench::Jobs { agents, jobs, batch, pickups, database, works_bin } => {
+            jobs::run(jobs::Options {
+                agents: agents.clamp(1, 1000),
+                jobs: jobs.clamp(1, 200_000),
+                batch: batch.clamp(1, works_core::agent::MAX_CLAIM_BATCH),
+                pickups: pickups.clamp(1, 10_000),
+                database,
+                works_bin,
+            })
+            .await
+        }
+        Bench::WorkflowSteps { steps, runs, database, works_bin } => {
+            workflow_steps::run(steps.clamp(1, works_core::workflows::MAX_STEPS), runs.clamp(1, 1000), database, works_bin).await
+        }
+        Bench::Agent { seconds, works_bin, agent_bin } => agent_footprint::run(seconds.clamp(5, 3600), works_bin, agent_bin).await,
         Bench::Discovery { hosts, ansible } => discovery::discovery(hosts.clamp(1, 250), ansible).await,
         Bench::Map { objects, frames, database, works_bin, chromedriver } => {
             map::run(objects.clamp(10, 50_000), database, works_bin, chromedriver, frames.clamp(10, 2000)).await
@@ -122,7 +188,7 @@ pub(crate) async fn start_server(works_bin: Option<PathBuf>, data_dir: &std::pat
     Ok((server, base))
 }
 
-fn default_works_bin() -> Result<PathBuf> {
+pub(crate) fn default_works_bin() -> Result<PathBuf> {
     let me = std::env::current_exe()?;
     let dir = me.parent().ok_or_else(|| anyhow!("no folder for {}", me.display()))?;
     Ok(dir.join("works"))

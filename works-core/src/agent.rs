@@ -22,6 +22,11 @@ pub const AGENT_PREFIX: &str = "wka_";
 pub const ENROLLMENT_TTL_MINUTES: i64 = 30;
 /// Longest long-poll an agent may ask for.
 pub const MAX_CLAIM_WAIT_SECS: u64 = 30;
+/// Most jobs claimed, or reports accepted, in one batch.
+pub const MAX_CLAIM_BATCH: u32 = 100;
+/// How often a waiting claim looks for work by itself, in case an announcement of work
+/// queued on another server was lost.
+const CLAIM_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// Most containers accepted in one inventory.
 pub const MAX_CONTAINERS: usize = 2000;
 
@@ -128,6 +133,53 @@ pub struct JobReport {
 
 fn invalid_agent_credential() -> Error {
     Error::unauthenticated("This agent credential is not valid or was revoked. Enroll the agent again.")
+}
+
+/// One report in a batch: the job it is about and how it ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JobReportOf {
+    pub job_id: String,
+    pub succeeded: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub result: Option<serde_json::Value>,
+    pub output: Option<String>,
+    /// On failure: why, in plain English.
+    pub reason: Option<String>,
+}
+
+/// The answer to one report of a batch: the job as recorded, or why the report was not
+/// accepted (that job only; the others of the batch stand).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobReportAnswer {
+    pub job_id: String,
+    pub job: Option<Job>,
+    /// Why the report was not accepted, in plain English.
+    pub error: Option<String>,
+}
+
+impl JobReportAnswer {
+    fn refused(job_id: &str, e: Error) -> Self {
+        JobReportAnswer { job_id: job_id.to_owned(), job: None, error: Some(e.to_string()) }
+    }
+}
+
+/// The job as ended by the agent's report, and the reason for the audit record.
+/// Output and reason are redacted before they are stored.
+fn completed(mut job: Job, report: JobReport, now: DateTime<Utc>) -> (Job, String) {
+    job.state = if report.succeeded { JobState::Succeeded } else { JobState::Failed };
+    job.result = report.result;
+    job.output = report.output.as_deref().map(clean_output);
+    job.finished_at = Some(now);
+    job.updated_at = now;
+    job.reason = if report.succeeded {
+        None
+    } else {
+        Some(report.reason.as_deref().map(|r| crate::redact(r).chars().take(2000).collect::<String>()).unwrap_or_else(|| "The agent reported a failure without a reason.".into()))
+    };
+    (job, format!("The agent reported the job {}", if report.succeeded { "complete" } else { "failed" }))
 }
 
 impl Works {
@@ -310,23 +362,107 @@ impl Works {
     /// Claims the oldest queued job of the agent's own node, waiting up to `wait` for one
     /// to arrive (long poll). Atomic: no two agents or servers get the same job.
     pub async fn agent_claim(&self, agent: &AgentIdentity, wait: std::time::Duration) -> Result<Option<Job>> {
+        Ok(self.agent_claim_many(agent, 1, wait).await?.into_iter().next())
+    }
+
+    /// Claims up to `max` (1 to [`MAX_CLAIM_BATCH`]) of the oldest queued jobs of the
+    /// agent's own node in one transaction, each claim audited, waiting up to `wait` for
+    /// work to arrive (long poll). Empty when none came.
+    pub async fn agent_claim_many(&self, agent: &AgentIdentity, max: u32, wait: std::time::Duration) -> Result<Vec<Job>> {
+        if max == 0 || max > MAX_CLAIM_BATCH {
+            return Err(Error::invalid("max", format!("must be between 1 and {MAX_CLAIM_BATCH}")));
+        }
         let wait = wait.min(std::time::Duration::from_secs(MAX_CLAIM_WAIT_SECS));
         let until = tokio::time::Instant::now() + wait;
+        // Registered before the first look, so work queued between a look that found
+        // nothing and the wait wakes this claim at once instead of at the next poll.
+        let waiter = self.job_signal.waiter(&agent.node_id);
+        // A claim looks first, without taking any write lock, as most polls find
+        // nothing (on SQLite the write lock is the one writer every request queues
+        // for); a claim woken by work queued for its node goes straight to the write.
+        let mut look_first = true;
         loop {
-            let now = self.now();
-            let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), "job.claim", "job", None, Outcome::Succeeded, format!("The agent of {} picked up the job", agent.node_name));
-            if let Some(job) = self.store.claim_job(&agent.node_id, now, audit).await? {
-                return Ok(Some(job));
+            let woken = waiter.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if !look_first || self.store.has_queued_job(&agent.node_id).await? {
+                let now = self.now();
+                let who = if max == 1 { "the job" } else { "the job in a batch" };
+                let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), "job.claim", "job", None, Outcome::Succeeded, format!("The agent of {} picked up {who}", agent.node_name));
+                let jobs = self.store.claim_jobs(&agent.node_id, now, max, audit).await?;
+                if !jobs.is_empty() {
+                    return Ok(jobs);
+                }
             }
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
-                return Ok(None);
+                return Ok(Vec::new());
             }
-            // Woken at once by work requested on this server; polled often enough that
-            // work requested on another server is picked up within a second.
-            let nap = left.min(std::time::Duration::from_millis(500));
-            let _ = tokio::time::timeout(nap, self.job_signal.notified()).await;
+            // Woken at once by work queued for this node on this server (or announced by
+            // another); polled now and then in case an announcement was lost.
+            let nap = left.min(CLAIM_POLL);
+            look_first = tokio::time::timeout(nap, woken).await.is_err();
         }
+    }
+
+    /// The agent reports the end of several jobs at once, in one transaction (each
+    /// report audited). Answers, per report and in order, the job as recorded or why
+    /// the report was not accepted; a job of another node reads as unknown and the
+    /// attempt is recorded.
+    pub async fn agent_complete_many(&self, agent: &AgentIdentity, reports: Vec<JobReportOf>) -> Result<Vec<JobReportAnswer>> {
+        if reports.is_empty() || reports.len() > MAX_CLAIM_BATCH as usize {
+            return Err(Error::invalid("reports", format!("must hold between 1 and {MAX_CLAIM_BATCH} reports")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, r) in reports.iter().enumerate() {
+            if validate::id("job_id", &r.job_id).is_err() {
+                return Err(Error::invalid(format!("reports[{i}].job_id"), "is not a job id"));
+            }
+            if !seen.insert(r.job_id.as_str()) {
+                return Err(Error::invalid(format!("reports[{i}].job_id"), "repeats a job already reported in this batch"));
+            }
+        }
+        let now = self.now();
+        let mut answers: Vec<Option<JobReportAnswer>> = vec![None; reports.len()];
+        let mut changes = Vec::new();
+        let mut slots = Vec::new();
+        let mut denied = Vec::new();
+        for (i, r) in reports.into_iter().enumerate() {
+            let job = match self.store.get_job(&r.job_id).await? {
+                Some(j) if j.node_id == agent.node_id => j,
+                _ => {
+                    denied.push(self.draft(&agent.as_actor(), agent.org_id.clone(), "job.complete", "job", Some(&r.job_id), Outcome::Denied, "An agent reported on a job that is not its node's (or does not exist)"));
+                    answers[i] = Some(JobReportAnswer::refused(&r.job_id, Error::not_found("job", &r.job_id)));
+                    continue;
+                }
+            };
+            if !matches!(job.state, JobState::Claimed | JobState::Running) {
+                let why = format!("This job is {}; the report was not accepted.", job.state.label().to_lowercase());
+                denied.push(self.draft(&agent.as_actor(), agent.org_id.clone(), "job.complete", "job", Some(&job.id), Outcome::Rejected, why.clone()));
+                answers[i] = Some(JobReportAnswer::refused(&job.id, Error::conflict(None, why)));
+                continue;
+            }
+            let before = job.state;
+            let (job, reason) = completed(job, JobReport { succeeded: r.succeeded, result: r.result, output: r.output, reason: r.reason }, now);
+            let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), "job.complete", "job", Some(&job.id), Outcome::Succeeded, reason);
+            slots.push(i);
+            changes.push((job, before, audit));
+        }
+        for d in denied {
+            self.store.append_audit(d).await?;
+        }
+        let jobs: Vec<Job> = changes.iter().map(|(j, _, _)| j.clone()).collect();
+        let written = if changes.is_empty() { Vec::new() } else { self.store.update_jobs(changes).await? };
+        for ((slot, job), ok) in slots.into_iter().zip(jobs).zip(written) {
+            answers[slot] = Some(if ok {
+                self.follow_job(&agent.as_actor(), &job).await;
+                JobReportAnswer { job_id: job.id.clone(), job: Some(job), error: None }
+            } else {
+                let why = "This job was changed by someone else first (cancelled or timed out); the report was not accepted.";
+                JobReportAnswer::refused(&job.id, Error::conflict(None, why))
+            });
+        }
+        Ok(answers.into_iter().flatten().collect())
     }
 
     /// The agent starts a claimed job.
@@ -352,17 +488,26 @@ impl Works {
 
     /// The agent reports the end of a job. Output is redacted before it is stored.
     pub async fn agent_job_complete(&self, agent: &AgentIdentity, job_id: &str, report: JobReport) -> Result<Job> {
-        let output = report.output.as_deref().map(clean_output);
-        let reason = report.reason.as_deref().map(|r| crate::redact(r).chars().take(2000).collect::<String>());
-        let job = self.agent_transition(agent, job_id, "job.complete", &[JobState::Claimed, JobState::Running], move |job, now| {
-            job.state = if report.succeeded { JobState::Succeeded } else { JobState::Failed };
-            job.result = report.result.clone();
-            job.output = output.clone();
-            job.finished_at = Some(now);
-            job.reason = if report.succeeded { None } else { Some(reason.clone().unwrap_or_else(|| "The agent reported a failure without a reason.".into())) };
-            format!("The agent reported the job {}", if report.succeeded { "complete" } else { "failed" })
-        })
-        .await?;
+        // The usual case in one statement: a claimed or running job of this node, ended.
+        if let Ok(id) = validate::id("id", job_id) {
+            let now = self.now();
+            let template = Job::ended_template(&id, &agent.node_id);
+            let (end, reason) = completed(template, report.clone(), now);
+            let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), "job.complete", "job", Some(&id), Outcome::Succeeded, reason);
+            if let Some(job) = self.store.end_job(&end, audit).await? {
+                self.follow_job(&agent.as_actor(), &job).await;
+                return Ok(job);
+            }
+        }
+        // Otherwise the job is unknown, another node's, or not running: say which, and
+        // record the attempt.
+        let job = self
+            .agent_transition(agent, job_id, "job.complete", &[JobState::Claimed, JobState::Running], move |job, now| {
+                let (done, reason) = completed(job.clone(), report, now);
+                *job = done;
+                reason
+            })
+            .await?;
         self.follow_job(&agent.as_actor(), &job).await;
         Ok(job)
     }

@@ -10,6 +10,8 @@
 //! a job by at most that poll, never loses it. SQLite serves one server only and has no
 //! announcements: the server's in-process signal is enough there.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
@@ -22,9 +24,10 @@ use crate::works::Works;
 #[async_trait]
 pub trait WorkListener: Send {
     /// Waits for the next announcement (one or more jobs were queued, by any server,
-    /// this one included). An error means the connection was lost; the next call
-    /// reconnects, and announcements sent meanwhile are lost.
-    async fn next(&mut self) -> Result<()>;
+    /// this one included), answering the node the work is for when the announcement
+    /// names it. An error means the connection was lost; the next call reconnects, and
+    /// announcements sent meanwhile are lost.
+    async fn next(&mut self) -> Result<Option<String>>;
 }
 
 /// The storage contract for running several servers on one database.
@@ -38,6 +41,76 @@ pub trait ClusterStore: Send + Sync {
     /// another server takes it over at its next try instead of waiting for it to run
     /// out. Answers whether the lease was held.
     async fn release_lease(&self, name: &str, holder: &str, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// Wakes the agents long-polling this server for work, one node at a time: queuing a
+/// job for a node wakes only the claims of that node (never every waiting agent, which
+/// at thousands of long polls would be a thundering herd). A node's entry exists only
+/// while one of its claims waits.
+#[derive(Debug, Default)]
+pub struct JobSignal {
+    nodes: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
+}
+
+/// One waiting claim's hold on its node's wake-up; the entry goes when the last holder
+/// of the node drops.
+pub struct JobWaiter<'a> {
+    signal: &'a JobSignal,
+    node_id: String,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl JobSignal {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Notify>>> {
+        // The map holds no invariant a panic elsewhere could break.
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the claims waiting for work of `node_id` on this server.
+    pub fn notify_node(&self, node_id: &str) {
+        let notify = self.lock().get(node_id).cloned();
+        if let Some(n) = notify {
+            n.notify_waiters();
+        }
+    }
+
+    /// Wakes every waiting claim (when the work's node is not known, or announcements
+    /// may have been missed).
+    pub fn notify_waiters(&self) {
+        let all: Vec<_> = self.lock().values().cloned().collect();
+        for n in all {
+            n.notify_waiters();
+        }
+    }
+
+    /// Registers a claim waiting for work of `node_id`.
+    pub fn waiter(&self, node_id: &str) -> JobWaiter<'_> {
+        let notify = self.lock().entry(node_id.to_owned()).or_default().clone();
+        JobWaiter { signal: self, node_id: node_id.to_owned(), notify }
+    }
+
+    /// How many nodes have a claim waiting (for tests and diagnostics).
+    pub fn waiting_nodes(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+impl JobWaiter<'_> {
+    /// A wake-up of this node; enable it (`Notified::enable`) before looking for work,
+    /// so work queued between the look and the wait is not missed.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+}
+
+impl Drop for JobWaiter<'_> {
+    fn drop(&mut self) {
+        let mut nodes = self.signal.lock();
+        // Clones are made only under the lock: two means the map and this waiter.
+        if nodes.get(&self.node_id).is_some_and(|n| Arc::ptr_eq(n, &self.notify) && Arc::strong_count(n) == 2) {
+            nodes.remove(&self.node_id);
+        }
+    }
 }
 
 /// How long the relay waits before listening again after the connection was lost.
@@ -67,12 +140,15 @@ impl Works {
             tokio::select! {
                 _ = &mut stop => return,
                 next = listener.next() => match next {
-                    Ok(()) => {
+                    Ok(node) => {
                         if lost {
                             tracing::info!("listening for work queued on other servers again");
                             lost = false;
                         }
-                        self.job_signal.notify_waiters();
+                        match node {
+                            Some(node_id) => self.job_signal.notify_node(&node_id),
+                            None => self.job_signal.notify_waiters(),
+                        }
                     }
                     Err(e) => {
                         if !lost {
@@ -96,5 +172,49 @@ impl Works {
     /// server takes the periodic work over at its next try.
     pub async fn step_down(&self, holder: &str) -> Result<bool> {
         self.store.release_lease(crate::recovery::RECOVERY_LEASE, holder, self.now()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a wake-up already arrived (polls the future once, no waiting).
+    async fn woken(n: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>) -> bool {
+        tokio::time::timeout(StdDuration::ZERO, n).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn work_for_a_node_wakes_only_that_nodes_claims() {
+        let signal = JobSignal::default();
+        let a = signal.waiter("node-a");
+        let b = signal.waiter("node-b");
+        let (wa, wb) = (a.notified(), b.notified());
+        tokio::pin!(wa, wb);
+        wa.as_mut().enable();
+        wb.as_mut().enable();
+        signal.notify_node("node-a");
+        signal.notify_node("node-c");
+        assert!(woken(wa).await, "the claim of node a is woken");
+        assert!(!woken(wb.as_mut()).await, "the claim of node b is not");
+        signal.notify_waiters();
+        assert!(woken(wb).await, "waking every claim reaches node b too");
+    }
+
+    #[tokio::test]
+    async fn a_nodes_entry_goes_with_its_last_waiting_claim() {
+        let signal = JobSignal::default();
+        let first = signal.waiter("node-a");
+        let second = signal.waiter("node-a");
+        let other = signal.waiter("node-b");
+        assert_eq!(signal.waiting_nodes(), 2);
+        drop(first);
+        assert_eq!(signal.waiting_nodes(), 2, "a claim of node a still waits");
+        drop(second);
+        drop(other);
+        assert_eq!(signal.waiting_nodes(), 0);
+        // Waking a node nobody waits for is harmless.
+        signal.notify_node("node-a");
+        signal.notify_waiters();
     }
 }

@@ -57,6 +57,23 @@ pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
     /// cleared. The draft's `target_id` is set to the job's id and the record written in
     /// the same transaction. None when nothing is queued.
     async fn claim_job(&self, node_id: &str, now: DateTime<Utc>, audit: AuditDraft) -> Result<Option<Job>>;
+    /// Whether the node has a queued job, read without taking any write lock (for long
+    /// polls that look before they claim).
+    /// Ends a job in one statement when it is claimed or running on `end.node_id`:
+    /// writes `end`'s state, result, output, reason and finished time (also as
+    /// `updated_at`), with the audit record, in one transaction, and answers the job as
+    /// stored. None, writing nothing, when no such job is claimed or running there.
+    async fn end_job(&self, end: &Job, audit: AuditDraft) -> Result<Option<Job>>;
+    async fn has_queued_job(&self, node_id: &str) -> Result<bool>;
+    /// Claims up to `max` of the node's oldest queued jobs as [`FleetStore::claim_job`]
+    /// does one, in one transaction, with one audit record per job (the draft copied,
+    /// its `target_id` set to each job's id). Oldest first; empty when nothing is queued.
+    async fn claim_jobs(&self, node_id: &str, now: DateTime<Utc>, max: u32, audit: AuditDraft) -> Result<Vec<Job>>;
+    /// Writes several jobs as [`FleetStore::update_job`] does one, in one transaction:
+    /// each job whose stored state is still its `expected` one is written with its audit
+    /// record; the others are left alone, without a record. Answers, per change, whether
+    /// it was written.
+    async fn update_jobs(&self, changes: Vec<(Job, JobState, AuditDraft)>) -> Result<Vec<bool>>;
     async fn job_heartbeat(&self, job_id: &str, at: DateTime<Utc>) -> Result<()>;
     /// Jobs that may need recovery: claimed or running with `deadline_at <= now`, and
     /// requested, awaiting approval or queued with `expires_at <= now`. Oldest first.

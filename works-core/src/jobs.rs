@@ -314,7 +314,7 @@ impl Works {
                 format!("Requested {} on node {} ({})", kind.verb(), node.name, job.state.label()),
             );
             self.store.insert_job(&job, audit).await?;
-            self.job_signal.notify_waiters();
+            self.job_signal.notify_node(&job.node_id);
             Ok(job)
         })
         .await
@@ -394,7 +394,7 @@ impl Works {
             self.store.update_job(&job, before, audit).await?;
             self.follow_job(actor, &job).await;
             self.start_approved_agent_install(actor, &job).await;
-            self.job_signal.notify_waiters();
+            self.job_signal.notify_node(&job.node_id);
             Ok(job)
         })
         .await
@@ -451,6 +451,41 @@ impl Works {
         match self.store.get_job(&id).await? {
             Some(j) if access::can_see_node(actor, j.org_id.as_deref()) => Ok(j),
             _ => Err(not_found()),
+        }
+    }
+}
+
+impl Job {
+    /// A job known only by its id and node, to carry how an agent ended it to
+    /// [`crate::fleet_store::FleetStore::end_job`] (which writes only the end's fields).
+    pub(crate) fn ended_template(id: &str, node_id: &str) -> Job {
+        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        Job {
+            id: id.to_owned(),
+            node_id: node_id.to_owned(),
+            org_id: None,
+            kind: JobKind::HealthCheck,
+            risk: Risk::Safe,
+            state: JobState::Claimed,
+            params: serde_json::Value::Null,
+            attempts: 0,
+            max_attempts: 0,
+            timeout_secs: 0,
+            reason: None,
+            approval_phrase: None,
+            requested_by: String::new(),
+            approved_by: None,
+            approved_at: None,
+            retry_of: None,
+            result: None,
+            output: None,
+            created_at: epoch,
+            updated_at: epoch,
+            claimed_at: None,
+            heartbeat_at: None,
+            deadline_at: None,
+            expires_at: epoch,
+            finished_at: None,
         }
     }
 }

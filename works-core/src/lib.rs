@@ -72,7 +72,7 @@ pub use seal::Sealer;
 pub use orgs::{NewOrg, OrgQuery, RenameOrg};
 pub use redact::redact;
 pub use alerts::{AlertStore, Delivery, DeliveryQuery, DeliveryStatus, NewWebhook, Notifier, Webhook};
-pub use agent::{AgentCredential, AgentIdentity, CheckIn, CheckInReply, EnrollRequest, EnrollmentToken, JobReport};
+pub use agent::{AgentCredential, AgentIdentity, CheckIn, CheckInReply, EnrollRequest, EnrollmentToken, JobReport, JobReportAnswer, JobReportOf};
 pub use fleet_store::FleetStore;
 pub use health::{AcknowledgeIssue, HealthAck, HealthIssue, HealthReport, HealthState, HealthStore};
 pub use lifecycle::{ComponentStatus, DeployInput, Deployment, InstanceHealth, LogsInput, Probe, Readiness, ReadinessCheck, ReadinessInput};

@@ -59,7 +59,7 @@ pub struct Works {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: CoreConfig,
     /// Wakes agents long-polling for work on this server when work is queued.
-    pub(crate) job_signal: Arc<tokio::sync::Notify>,
+    pub(crate) job_signal: Arc<crate::cluster::JobSignal>,
     /// Check-ins waiting to be written together, and how many are being taken.
     pub(crate) checkins: Arc<crate::checkins::CheckinQueue>,
     /// Seals secrets kept at rest; `None` when no master key is configured.
@@ -77,7 +77,7 @@ pub struct Works {
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::new(tokio::sync::Notify::new()), checkins: Default::default(), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::default(), checkins: Default::default(), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

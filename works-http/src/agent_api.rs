@@ -16,7 +16,7 @@ use axum::Router;
 use serde::Deserialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi};
-use works_core::{AgentCredential, AgentIdentity, CheckIn, CheckInReply, EnrollRequest, Error, Job, JobReport};
+use works_core::{AgentCredential, AgentIdentity, CheckIn, CheckInReply, EnrollRequest, Error, Job, JobReport, JobReportAnswer, JobReportOf};
 
 use crate::api::CommonErrors;
 use crate::error::{ApiError, ErrorBody};
@@ -44,6 +44,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/agent/enroll", post(agent_enroll))
         .route("/api/v1/agent/checkin", post(agent_checkin).layer(DefaultBodyLimit::max(CHECKIN_BODY_LIMIT)))
         .route("/api/v1/agent/jobs/claim", post(agent_claim))
+        .route("/api/v1/agent/jobs/claim-many", post(agent_claim_many))
+        .route("/api/v1/agent/jobs/complete-many", post(agent_complete_many))
         .route("/api/v1/agent/jobs/{id}/start", post(agent_job_start))
         .route("/api/v1/agent/jobs/{id}/heartbeat", post(agent_job_heartbeat))
         .route("/api/v1/agent/jobs/{id}/complete", post(agent_job_complete))
@@ -72,8 +74,8 @@ impl Modify for AgentAuth {
 /// The part of the OpenAPI document about the agent API, merged into the whole.
 #[derive(OpenApi)]
 #[openapi(
-    paths(agent_enroll, agent_checkin, agent_claim, agent_job_start, agent_job_heartbeat, agent_job_complete, agent_gateway_token),
-    components(schemas(EnrollRequest, AgentCredential, CheckIn, CheckInReply, JobReport, GatewayTokenAnswer)),
+    paths(agent_enroll, agent_checkin, agent_claim, agent_claim_many, agent_complete_many, agent_job_start, agent_job_heartbeat, agent_job_complete, agent_gateway_token),
+    components(schemas(EnrollRequest, AgentCredential, CheckIn, CheckInReply, JobReport, GatewayTokenAnswer, ClaimedJobs, JobReports, JobReportOf, JobReportAnswers, JobReportAnswer)),
     modifiers(&AgentAuth),
     tags((name = "agent", description = "What a node's agent calls: enrollment, check-in, and its node's jobs")),
 )]
@@ -103,6 +105,37 @@ impl FromRequestParts<AppState> for AgentCaller {
 pub(crate) struct ClaimQuery {
     /// Seconds to wait for work when none is queued (0 to 30, default 0).
     pub wait_secs: Option<u64>,
+}
+
+/// How many jobs a batched claim may take, and how long it may wait for work.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClaimManyQuery {
+    /// Most jobs to claim (1 to 100, default 10).
+    pub max: Option<u32>,
+    /// Seconds to wait for work when none is queued (0 to 30, default 0).
+    pub wait_secs: Option<u64>,
+}
+
+/// The jobs a batched claim took, oldest first.
+#[derive(Debug, serde::Serialize, Deserialize, utoipa::ToSchema)]
+pub(crate) struct ClaimedJobs {
+    pub jobs: Vec<Job>,
+}
+
+/// Several reports at once.
+#[derive(Debug, serde::Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JobReports {
+    /// 1 to 100 reports, each about a different job of this node.
+    pub reports: Vec<JobReportOf>,
+}
+
+/// Per report, in order: the job as recorded, or why that report was not accepted.
+#[derive(Debug, serde::Serialize, Deserialize, utoipa::ToSchema)]
+pub(crate) struct JobReportAnswers {
+    pub results: Vec<JobReportAnswer>,
 }
 
 /// Exchanges a one-time enrollment token for the agent's own credential, shown once.
@@ -194,6 +227,47 @@ pub(crate) async fn agent_claim(
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
     }
+}
+
+/// Claims up to `max` of the oldest queued jobs of the agent's own node in one go,
+/// waiting up to `wait_secs` for work to arrive. An empty list when none came.
+#[utoipa::path(
+    post, path = "/api/v1/agent/jobs/claim-many", tag = "agent",
+    params(ClaimManyQuery),
+    responses((status = 200, description = "The jobs, now claimed by this agent (maybe none)", body = ClaimedJobs), CommonErrors),
+    security(("agent" = []))
+)]
+pub(crate) async fn agent_claim_many(
+    State(s): State<AppState>,
+    AgentCaller(agent): AgentCaller,
+    Query(q): Query<ClaimManyQuery>,
+) -> ApiResult<ClaimedJobs> {
+    let max = q.max.unwrap_or(10);
+    let wait = q.wait_secs.unwrap_or(0).min(works_core::agent::MAX_CLAIM_WAIT_SECS);
+    let until = tokio::time::Instant::now() + Duration::from_secs(wait);
+    loop {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        let jobs = s.works.agent_claim_many(&agent, max, left.min(CLAIM_SLICE)).await?;
+        if !jobs.is_empty() || left <= CLAIM_SLICE || STOPPING.load(Ordering::SeqCst) {
+            return Ok(Json(ClaimedJobs { jobs }));
+        }
+    }
+}
+
+/// Reports how several jobs ended, in one go. Each report stands alone: one about a
+/// job that is not this node's, or no longer running, is refused in its own answer.
+#[utoipa::path(
+    post, path = "/api/v1/agent/jobs/complete-many", tag = "agent",
+    request_body = JobReports,
+    responses((status = 200, description = "One answer per report, in order", body = JobReportAnswers), CommonErrors),
+    security(("agent" = []))
+)]
+pub(crate) async fn agent_complete_many(
+    State(s): State<AppState>,
+    AgentCaller(agent): AgentCaller,
+    Json(input): Json<JobReports>,
+) -> ApiResult<JobReportAnswers> {
+    Ok(Json(JobReportAnswers { results: s.works.agent_complete_many(&agent, input.reports).await? }))
 }
 
 /// The agent starts a job it claimed.

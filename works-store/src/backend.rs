@@ -50,7 +50,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// The immediate write transaction already excludes every other claimer.
-    const NEXT_QUEUED_JOB: &'static str = sql::NEXT_QUEUED_JOB;
+    const CLAIM_NEXT_JOBS: &'static str = sql::CLAIM_NEXT_JOBS;
 
     pub async fn open(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url).map_err(|e| {
@@ -156,8 +156,8 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Locks the picked job; concurrent claimers pass over it to the next one.
-    const NEXT_QUEUED_JOB: &'static str = sql::NEXT_QUEUED_JOB_LOCKED;
+    /// Locks the picked jobs; concurrent claimers pass over them to the next ones.
+    const CLAIM_NEXT_JOBS: &'static str = sql::CLAIM_NEXT_JOBS_LOCKED;
 
     pub async fn open(url: &str) -> Result<Self> {
         let options = PgConnectOptions::from_str(url).map_err(|e| {
@@ -315,7 +315,7 @@ macro_rules! bind_job {
 
 /// The implementation of [`Store`] and [`FleetStore`], written once for both backends.
 /// The backend type provides `reader`, `writer`, `migrator`, `begin_write`, `lock_chain`
-/// and `NEXT_QUEUED_JOB`.
+/// and `CLAIM_NEXT_JOBS`.
 // After the binding macros, which they use.
 mod alerts;
 mod health;
@@ -357,6 +357,43 @@ macro_rules! store_impl {
                     .await
                     .map_err(|e| write_error(e, Subject::Other))?;
                 Ok(r)
+            }
+
+            /// Appends several sealed records inside `tx`, in order, taking the chain
+            /// lock and reading the head once.
+            async fn append_many_in(tx: &mut Transaction<'static, $db>, drafts: Vec<AuditDraft>) -> Result<()> {
+                if drafts.is_empty() {
+                    return Ok(());
+                }
+                Self::lock_chain(tx).await?;
+                let head: Option<(i64, String)> =
+                    sqlx::query_as(sql::AUDIT_HEAD).fetch_optional(&mut **tx).await.map_err(db_error)?;
+                let (mut seq, mut prev_hash) = match head {
+                    Some((seq, hash)) => (seq + 1, hash),
+                    None => (1, GENESIS_HASH.to_owned()),
+                };
+                for draft in drafts {
+                    let r = draft.seal(seq, &prev_hash);
+                    sqlx::query(sql::INSERT_AUDIT)
+                        .bind(r.seq)
+                        .bind(millis(r.at))
+                        .bind(&r.actor_id)
+                        .bind(&r.actor_name)
+                        .bind(&r.org_id)
+                        .bind(&r.action)
+                        .bind(&r.target_kind)
+                        .bind(&r.target_id)
+                        .bind(r.outcome.as_str())
+                        .bind(&r.reason)
+                        .bind(&r.prev_hash)
+                        .bind(&r.hash)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(|e| write_error(e, Subject::Other))?;
+                    seq = r.seq + 1;
+                    prev_hash = r.hash;
+                }
+                Ok(())
             }
 
             async fn write_user(
@@ -1150,41 +1187,97 @@ macro_rules! store_impl {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn claim_job(&self, node_id: &str, now: DateTime<Utc>, mut audit: AuditDraft) -> Result<Option<Job>> {
-                // Agents poll often: when nothing is queued, answer without taking the
-                // write lock. The claim itself picks again under the lock.
+            async fn claim_job(&self, node_id: &str, now: DateTime<Utc>, audit: AuditDraft) -> Result<Option<Job>> {
+                Ok(self.claim_jobs(node_id, now, 1, audit).await?.into_iter().next())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn end_job(&self, end: &Job, audit: AuditDraft) -> Result<Option<Job>> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let row: Option<JobRow> = sqlx::query_as(sql::END_JOB)
+                        .bind(&end.id)
+                        .bind(&end.node_id)
+                        .bind(end.state.as_str())
+                        .bind(end.result.as_ref().map(|v| v.to_string()))
+                        .bind(&end.output)
+                        .bind(&end.reason)
+                        .bind(opt_millis(end.finished_at))
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(|e| write_error(e, Subject::Job { id: &end.id, node_id: &end.node_id }))?;
+                    let Some(row) = row else { return Ok(None) };
+                    let job = row.into_job()?;
+                    let mut audit = audit;
+                    audit.org_id = job.org_id.clone();
+                    Self::append_in(&mut tx, audit).await?;
+                    Ok(Some(job))
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn has_queued_job(&self, node_id: &str) -> Result<bool> {
                 let queued: Option<String> = sqlx::query_scalar(sql::NEXT_QUEUED_JOB)
                     .bind(node_id)
                     .fetch_optional(self.reader())
                     .await
                     .map_err(db_error)?;
-                if queued.is_none() {
-                    return Ok(None);
-                }
+                Ok(queued.is_some())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn claim_jobs(&self, node_id: &str, now: DateTime<Utc>, max: u32, audit: AuditDraft) -> Result<Vec<Job>> {
                 let mut tx = self.begin_write().await?;
                 let result = async {
-                    let next: Option<String> = sqlx::query_scalar(Self::NEXT_QUEUED_JOB)
+                    // One statement picks and claims (PostgreSQL: passing over rows
+                    // other claimers hold); its state check means a claim can never
+                    // take a job that is no longer queued.
+                    let rows: Vec<JobRow> = sqlx::query_as(Self::CLAIM_NEXT_JOBS)
                         .bind(node_id)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    let Some(job_id) = next else { return Ok(None) };
-                    let row: Option<JobRow> = sqlx::query_as(sql::CLAIM_JOB)
-                        .bind(&job_id)
                         .bind(millis(now))
-                        .fetch_optional(&mut *tx)
+                        .bind(i64::from(max.max(1)))
+                        .fetch_all(&mut *tx)
                         .await
                         .map_err(db_error)?;
-                    let Some(row) = row else {
-                        // The picked job is held for this transaction, so this does not
-                        // happen; if it ever did, asking again is the right answer.
-                        tracing::error!(job_id = %job_id, "a job picked for claiming was no longer queued");
-                        return Err(Error::unavailable("The job changed while it was being claimed; ask again."));
-                    };
-                    let job = row.into_job()?;
-                    audit.target_id = Some(job.id.clone());
-                    Self::append_in(&mut tx, audit).await?;
-                    Ok(Some(job))
+                    let mut jobs = convert(rows, JobRow::into_job)?;
+                    jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+                    let drafts = jobs
+                        .iter()
+                        .map(|j| {
+                            let mut d = audit.clone();
+                            d.target_id = Some(j.id.clone());
+                            d
+                        })
+                        .collect();
+                    Self::append_many_in(&mut tx, drafts).await?;
+                    Ok(jobs)
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_jobs(&self, changes: Vec<(Job, JobState, AuditDraft)>) -> Result<Vec<bool>> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let mut written = Vec::with_capacity(changes.len());
+                    let mut drafts = Vec::new();
+                    for (job, expected, audit) in changes {
+                        let done = bind_job!(sqlx::query(sql::UPDATE_JOB), &job)
+                            .bind(expected.as_str())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| write_error(e, Subject::Job { id: &job.id, node_id: &job.node_id }))?;
+                        let ok = done.rows_affected() == 1;
+                        if ok {
+                            drafts.push(audit);
+                        }
+                        written.push(ok);
+                    }
+                    Self::append_many_in(&mut tx, drafts).await?;
+                    Ok(written)
                 }
                 .await;
                 finish(tx, result).await

@@ -56,8 +56,7 @@ macro_rules! job_columns {
          updated_at, claimed_at, heartbeat_at, deadline_at, expires_at, finished_at"
     };
 }
-/// The oldest queued job of node `$1`. PostgreSQL appends a row lock (see
-/// [`NEXT_QUEUED_JOB_LOCKED`]); SQLite runs it inside its single writer transaction.
+/// The oldest queued job of node `$1` (a look before claiming, without any lock).
 macro_rules! next_queued_job {
     () => {
         "SELECT id FROM jobs WHERE node_id = $1 AND state = 'queued' ORDER BY created_at, id LIMIT 1"
@@ -247,19 +246,49 @@ pub const GET_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE i
 
 pub const GET_JOB_STATE: &str = "SELECT state FROM jobs WHERE id = $1";
 
-/// For SQLite, whose writer transaction already excludes every other claimer.
+/// Whether node `$1` has a queued job, read without a lock.
 pub const NEXT_QUEUED_JOB: &str = next_queued_job!();
 
-/// For PostgreSQL: locks the chosen row until the transaction ends and passes over rows
-/// other claimers hold, so concurrent claimers take different jobs without waiting.
-pub const NEXT_QUEUED_JOB_LOCKED: &str = concat!(next_queued_job!(), " FOR UPDATE SKIP LOCKED");
 
-/// Claims job `$1` at `$2` (unix ms). The state check repeats what the selection found,
-/// so a claim can never take a job that is no longer queued.
-pub const CLAIM_JOB: &str = concat!(
-    "UPDATE jobs SET state = 'claimed', attempts = attempts + 1, claimed_at = $2, heartbeat_at = $2, \
-     deadline_at = $2 + timeout_secs * 1000, reason = NULL, updated_at = $2 \
-     WHERE id = $1 AND state = 'queued' RETURNING ",
+/// Claims node `$1`'s picked queued jobs at `$2` (unix ms) in one statement; the pick is
+/// [`next_queued_jobs`] (SQLite, inside its writer transaction) or that with a row lock
+/// (PostgreSQL). The state check repeats the pick's, so a claim never takes a job that
+/// is no longer queued.
+macro_rules! claim_next_jobs {
+    ($in:literal, $pick:expr, $close:literal) => {
+        concat!(
+            "UPDATE jobs SET state = 'claimed', attempts = attempts + 1, claimed_at = $2, heartbeat_at = $2, \
+             deadline_at = $2 + timeout_secs * 1000, reason = NULL, updated_at = $2 \
+             WHERE state = 'queued' AND id ",
+            $in,
+            $pick,
+            $close,
+            " RETURNING ",
+            job_columns!()
+        )
+    };
+}
+
+/// The oldest `$3` queued jobs of node `$1`.
+macro_rules! next_queued_jobs {
+    () => {
+        "SELECT id FROM jobs WHERE node_id = $1 AND state = 'queued' ORDER BY created_at, id LIMIT $3"
+    };
+}
+
+/// SQLite: claims up to `$3` of node `$1`'s oldest queued jobs at `$2`, in its one
+/// writer transaction.
+pub const CLAIM_NEXT_JOBS: &str = claim_next_jobs!("IN (", next_queued_jobs!(), ")");
+/// PostgreSQL: the same, passing over rows other claimers hold. The pick is made once
+/// into an array: as an `IN` subquery the planner may run it again per row, and a
+/// re-run with `SKIP LOCKED` would claim more than `$3` jobs.
+pub const CLAIM_NEXT_JOBS_LOCKED: &str = claim_next_jobs!("= ANY(ARRAY(", concat!(next_queued_jobs!(), " FOR UPDATE SKIP LOCKED"), "))");
+
+/// Ends job `$1` of node `$2` if it is claimed or running: state `$3`, result `$4`,
+/// output `$5`, reason `$6`, finished (and updated) at `$7`.
+pub const END_JOB: &str = concat!(
+    "UPDATE jobs SET state = $3, result = $4, output = $5, reason = $6, finished_at = $7, updated_at = $7 \
+     WHERE id = $1 AND node_id = $2 AND state IN ('claimed', 'running') RETURNING ",
     job_columns!()
 );
 
@@ -495,8 +524,8 @@ mod tests {
 
     #[test]
     fn only_postgres_claims_lock_rows() {
-        assert!(NEXT_QUEUED_JOB_LOCKED.starts_with(NEXT_QUEUED_JOB));
-        assert!(NEXT_QUEUED_JOB_LOCKED.ends_with("FOR UPDATE SKIP LOCKED"));
+        assert!(CLAIM_NEXT_JOBS_LOCKED.contains("= ANY(ARRAY(SELECT id FROM jobs WHERE node_id = $1 AND state = 'queued' ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED))"));
+        assert!(!CLAIM_NEXT_JOBS.contains("FOR UPDATE"));
         assert!(!NEXT_QUEUED_JOB.contains("FOR UPDATE"));
     }
 

@@ -67,6 +67,8 @@ async fn health_version_and_openapi(s: &TestServer) {
         ("/api/v1/agent/enroll", &["post"]),
         ("/api/v1/agent/checkin", &["post"]),
         ("/api/v1/agent/jobs/claim", &["post"]),
+        ("/api/v1/agent/jobs/claim-many", &["post"]),
+        ("/api/v1/agent/jobs/complete-many", &["post"]),
         ("/api/v1/agent/jobs/{id}/start", &["post"]),
         ("/api/v1/agent/jobs/{id}/heartbeat", &["post"]),
         ("/api/v1/agent/jobs/{id}/complete", &["post"]),

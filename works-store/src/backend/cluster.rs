@@ -56,9 +56,10 @@ struct PgWorkListener {
 
 #[async_trait]
 impl WorkListener for PgWorkListener {
-    async fn next(&mut self) -> Result<()> {
+    async fn next(&mut self) -> Result<Option<String>> {
         match self.listener.try_recv().await {
-            Ok(Some(_)) => Ok(()),
+            // The trigger sends the node id as the payload.
+            Ok(Some(n)) => Ok(Some(n.payload().to_owned()).filter(|p| !p.is_empty())),
             // The connection was lost; the next call reconnects.
             Ok(None) => Err(Error::unavailable("The connection that announces queued work was lost; listening again.")),
             Err(e) => Err(db_error(e)),

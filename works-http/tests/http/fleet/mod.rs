@@ -2,6 +2,7 @@
 
 mod browser;
 mod input_and_approval;
+mod job_batches;
 mod routes;
 mod tenancy;
 mod ui;
