@@ -385,8 +385,8 @@ fn mb(kb: Option<u64>) -> String {
 }
 
 /// A process's memory, in KiB (Linux): resident, of which private (heap, stacks) and
-/// file-backed (here: the database file mapped for reading, which the kernel can drop),
-/// and the peak resident.
+/// file-backed (the program's code and, on SQLite, the database file mapped for
+/// reading: page cache the kernel can drop), and the peak resident.
 #[derive(Clone, Copy, Default)]
 struct Memory {
     rss: Option<u64>,
@@ -397,7 +397,7 @@ struct Memory {
 
 impl std::fmt::Display for Memory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} resident: {} private, {} the database file mapped for reading; peak {}", mb(self.rss), mb(self.anon), mb(self.file), mb(self.peak))
+        write!(f, "{} resident: {} private, {} file-backed (the program, and on SQLite the database file mapped for reading); peak {}", mb(self.rss), mb(self.anon), mb(self.file), mb(self.peak))
     }
 }
 

@@ -139,8 +139,7 @@ pub(crate) async fn run(o: Options) -> Result<()> {
 
     let _ = server.kill().await;
     if let Some(admin_url) = &o.database {
-        let name = format!("works_bench_{}", std::process::id());
-        let _ = tokio::process::Command::new("psql").arg(admin_url).arg("-qc").arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).status().await;
+        crate::drop_postgres(admin_url).await;
     }
     println!(
         "headline: jobs claim-to-complete = {:.2}x of bare {} ceiling ({backend}); batched {:.2}x; pickup p50 {p50:.1} ms p99 {p99:.1} ms",

@@ -201,6 +201,7 @@ pub(crate) async fn fresh_postgres(admin_url: &str) -> Result<String> {
         None => bail!("the PostgreSQL URL must end with a database name"),
     };
     let status = tokio::process::Command::new("psql")
+        .env("PGOPTIONS", "--client-min-messages=warning")
         .arg(admin_url)
         .arg("-q")
         .arg("-c")
@@ -219,5 +220,5 @@ pub(crate) async fn fresh_postgres(admin_url: &str) -> Result<String> {
 /// Drops the database `fresh_postgres` made.
 pub(crate) async fn drop_postgres(admin_url: &str) {
     let name = format!("works_bench_{}", std::process::id());
-    let _ = tokio::process::Command::new("psql").arg(admin_url).arg("-qc").arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).status().await;
+    let _ = tokio::process::Command::new("psql").env("PGOPTIONS", "--client-min-messages=warning").arg(admin_url).arg("-qc").arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).status().await;
 }

@@ -182,8 +182,7 @@ pub async fn run(objects: usize, database: Option<String>, works_bin: Option<Pat
     let _ = http.delete(&s).send().await;
     let _ = server.kill().await;
     if let Some(admin_url) = &database {
-        let name = format!("works_bench_{}", std::process::id());
-        let _ = tokio::process::Command::new("psql").arg(admin_url).arg("-qc").arg(format!("DROP DATABASE IF EXISTS {name}")).status().await;
+        crate::drop_postgres(admin_url).await;
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);

@@ -115,8 +115,7 @@ pub(crate) async fn run(steps: usize, runs: usize, database: Option<String>, wor
     }
     let _ = server.kill().await;
     if let Some(admin_url) = &database {
-        let name = format!("works_bench_{}", std::process::id());
-        let _ = tokio::process::Command::new("psql").arg(admin_url).arg("-qc").arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).status().await;
+        crate::drop_postgres(admin_url).await;
     }
     println!("headline: workflow step overhead = {:.2}x of the 10 ms target ({backend}, live mode, upper bound; {})", worst_live / TARGET_MS, summary.join("; "));
     Ok(())
