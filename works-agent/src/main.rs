@@ -31,7 +31,13 @@ struct Args {
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args { command: it.next().ok_or("no command given")?, ..Default::default() };
+    let mut command = it.next().ok_or("no command given")?;
+    // `works-agent agent run …` too, so that it can stand in for `works` wherever a
+    // script runs `works agent …` (the agent installation over SSH does).
+    if command == "agent" {
+        command = it.next().ok_or("no command given")?;
+    }
+    let mut a = Args { command, ..Default::default() };
     while let Some(flag) = it.next() {
         let (name, inline) = match flag.split_once('=') {
             Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
@@ -138,6 +144,9 @@ mod tests {
         let e = args("enroll --server http://a --token wke_1 --state-dir /s --force").unwrap();
         assert_eq!((e.server.as_deref(), e.token.as_deref(), e.force), (Some("http://a"), Some("wke_1"), true));
         assert_eq!(args("run --bogus").unwrap_err(), "--bogus is not a flag of works-agent");
+        let as_works = args("agent enroll --server http://a --token wke_1 --state-dir /s --force").unwrap();
+        assert_eq!((as_works.command.as_str(), as_works.force), ("enroll", true));
+        assert!(args("agent").is_err());
         assert_eq!(args("run --state-dir").unwrap_err(), "--state-dir needs a value");
     }
 }
