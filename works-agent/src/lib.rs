@@ -35,6 +35,6 @@ pub mod state;
 pub use client::AgentClient;
 pub use docker::{docker_host_from_env, Engine, EngineError};
 pub use enroll::{enroll, Enrolled};
-pub use runner::{run, stop_signal, Agent, RunOptions};
+pub use runner::{run, run_until_stopped, stop_signal, Agent, RunOptions};
 pub use state::AgentState;
 pub use tokio_util::sync::CancellationToken;

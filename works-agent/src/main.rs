@@ -114,16 +114,7 @@ async fn command(a: Args) -> works_core::Result<String> {
         }
         "run" => {
             let options = works_agent::RunOptions { docker_host: works_agent::docker_host_from_env(), fallback_servers: a.fallback_servers };
-            let stop = works_agent::CancellationToken::new();
-            let on_signal = stop.clone();
-            let signals = tokio::spawn(async move {
-                works_agent::stop_signal().await;
-                tracing::info!("stopping the agent");
-                on_signal.cancel();
-            });
-            let result = works_agent::run(&state_dir, options, stop).await;
-            signals.abort();
-            result.map(|()| "The agent stopped.\n".to_owned())
+            works_agent::run_until_stopped(&state_dir, options).await.map(|()| "The agent stopped.\n".to_owned())
         }
         other => Err(works_core::Error::invalid("command", format!("{other} is not a command of works-agent: use enroll or run"))),
     }

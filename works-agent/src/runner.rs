@@ -56,6 +56,20 @@ impl std::fmt::Debug for Agent {
 
 /// Runs the agent enrolled in `state_dir` until `shutdown` is cancelled (Ok) or the
 /// server refuses its credential (an `Unauthenticated` error saying so).
+/// Runs the agent until the process is told to stop (SIGINT or SIGTERM).
+pub async fn run_until_stopped(state_dir: &Path, options: RunOptions) -> Result<()> {
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    let signals = tokio::spawn(async move {
+        crate::stop_signal().await;
+        tracing::info!("stopping the agent");
+        on_signal.cancel();
+    });
+    let result = run(state_dir, options, stop).await;
+    signals.abort();
+    result
+}
+
 pub async fn run(state_dir: &Path, options: RunOptions, shutdown: CancellationToken) -> Result<()> {
     let saved = state::load(state_dir)?;
     let client = AgentClient::with_fallbacks(&saved.server, &options.fallback_servers, saved.credential)?;

@@ -92,16 +92,7 @@ pub async fn run(cli: &Cli, command: &AgentCommand) -> Result<String> {
                 docker_host: works_agent::docker_host_from_env(),
                 fallback_servers: fallback_servers.clone(),
             };
-            let stop = works_agent::CancellationToken::new();
-            let on_signal = stop.clone();
-            let signals = tokio::spawn(async move {
-                works_agent::stop_signal().await;
-                tracing::info!("stopping the agent");
-                on_signal.cancel();
-            });
-            let result = works_agent::run(state_dir, options, stop).await;
-            signals.abort();
-            result.map(|()| "The agent stopped.\n".to_owned())
+            works_agent::run_until_stopped(state_dir, options).await.map(|()| "The agent stopped.\n".to_owned())
         }
     }
 }

@@ -332,38 +332,15 @@ macro_rules! store_impl {
         impl $store {
             /// Appends a sealed record inside `tx`: next seq, linked to the last hash.
             async fn append_in(tx: &mut Transaction<'static, $db>, draft: AuditDraft) -> Result<AuditRecord> {
-                Self::lock_chain(tx).await?;
-                let head: Option<(i64, String)> =
-                    sqlx::query_as(sql::AUDIT_HEAD).fetch_optional(&mut **tx).await.map_err(db_error)?;
-                let (seq, prev_hash) = match head {
-                    Some((seq, hash)) => (seq + 1, hash),
-                    None => (1, GENESIS_HASH.to_owned()),
-                };
-                let r = draft.seal(seq, &prev_hash);
-                sqlx::query(sql::INSERT_AUDIT)
-                    .bind(r.seq)
-                    .bind(millis(r.at))
-                    .bind(&r.actor_id)
-                    .bind(&r.actor_name)
-                    .bind(&r.org_id)
-                    .bind(&r.action)
-                    .bind(&r.target_kind)
-                    .bind(&r.target_id)
-                    .bind(r.outcome.as_str())
-                    .bind(&r.reason)
-                    .bind(&r.prev_hash)
-                    .bind(&r.hash)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(|e| write_error(e, Subject::Other))?;
-                Ok(r)
+                let mut sealed = Self::append_many_in(tx, vec![draft]).await?;
+                sealed.pop().ok_or_else(|| Error::internal("An audit record was not written; nothing was changed."))
             }
 
             /// Appends several sealed records inside `tx`, in order, taking the chain
             /// lock and reading the head once.
-            async fn append_many_in(tx: &mut Transaction<'static, $db>, drafts: Vec<AuditDraft>) -> Result<()> {
+            async fn append_many_in(tx: &mut Transaction<'static, $db>, drafts: Vec<AuditDraft>) -> Result<Vec<AuditRecord>> {
                 if drafts.is_empty() {
-                    return Ok(());
+                    return Ok(Vec::new());
                 }
                 Self::lock_chain(tx).await?;
                 let head: Option<(i64, String)> =
@@ -372,6 +349,7 @@ macro_rules! store_impl {
                     Some((seq, hash)) => (seq + 1, hash),
                     None => (1, GENESIS_HASH.to_owned()),
                 };
+                let mut sealed = Vec::with_capacity(drafts.len());
                 for draft in drafts {
                     let r = draft.seal(seq, &prev_hash);
                     sqlx::query(sql::INSERT_AUDIT)
@@ -391,9 +369,10 @@ macro_rules! store_impl {
                         .await
                         .map_err(|e| write_error(e, Subject::Other))?;
                     seq = r.seq + 1;
-                    prev_hash = r.hash;
+                    prev_hash = r.hash.clone();
+                    sealed.push(r);
                 }
-                Ok(())
+                Ok(sealed)
             }
 
             async fn write_user(
