@@ -22,8 +22,15 @@ pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
     async fn get_node(&self, id: &str) -> Result<Option<NodeRecord>>;
     /// `Scope::Org` → that organization's nodes; `Scope::User` → none. Ordered by name.
     async fn list_nodes(&self, scope: &Scope, org_id: Option<&str>, include_retired: bool, page: Page) -> Result<Vec<NodeRecord>>;
-    /// Sets `last_checkin_at` and `health`, and replaces the inventory when given. No audit record.
-    async fn record_checkin(&self, node_id: &str, at: DateTime<Utc>, health: &NodeHealth, containers: Option<&[Container]>) -> Result<()>;
+    /// Sets `last_checkin_at` and `health`, and replaces the inventory when given. No audit
+    /// record. One check-in through [`FleetStore::record_checkins`], the one write path.
+    async fn record_checkin(&self, node_id: &str, at: DateTime<Utc>, health: &NodeHealth, containers: Option<&[Container]>) -> Result<()> {
+        let write = CheckinWrite { node_id: node_id.to_owned(), credential_hash: None, at, health: health.clone(), containers: containers.map(<[Container]>::to_vec) };
+        match self.record_checkins(std::slice::from_ref(&write)).await?.first() {
+            Some(true) => Ok(()),
+            _ => Err(crate::error::Error::not_found("node", node_id)),
+        }
+    }
     /// Records many check-ins in one transaction (group commit), each as
     /// [`FleetStore::record_checkin`] does. Answers, in order, whether each one's node
     /// exists (and, for a write with a credential hash, whether that credential is still

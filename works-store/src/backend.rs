@@ -16,7 +16,7 @@ use works_core::audit::{AuditDraft, AuditPage, AuditQuery, AuditRecord, GENESIS_
 use works_core::fleet_store::FleetStore;
 use works_core::jobs::{Job, JobFilter, JobState};
 use works_core::model::{ApiTokenRecord, Org, Page, Scope, SessionRecord, UserRecord};
-use works_core::nodes::{CheckinWrite, Container, NodeHealth, NodeRecord};
+use works_core::nodes::{CheckinWrite, Container, NodeRecord};
 use works_core::store::{Store, UserFilter};
 use works_core::{Error, Result};
 
@@ -878,44 +878,6 @@ macro_rules! store_impl {
                     .await
                     .map_err(db_error)?;
                 convert(rows, NodeRow::into_record)
-            }
-
-            #[tracing::instrument(skip_all)]
-            async fn record_checkin(
-                &self,
-                node_id: &str,
-                at: DateTime<Utc>,
-                health: &NodeHealth,
-                containers: Option<&[Container]>,
-            ) -> Result<()> {
-                let health = serde_json::to_string(health).map_err(json_error("health report"))?;
-                let containers =
-                    containers.map(serde_json::to_string).transpose().map_err(json_error("container inventory"))?;
-                let mut tx = self.begin_write().await?;
-                let result = async {
-                    let done = sqlx::query(sql::RECORD_CHECKIN)
-                        .bind(node_id)
-                        .bind(millis(at))
-                        .bind(health)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    if done.rows_affected() == 0 {
-                        return Err(Error::not_found("node", node_id));
-                    }
-                    if let Some(containers) = containers {
-                        sqlx::query(sql::UPSERT_INVENTORY)
-                            .bind(node_id)
-                            .bind(containers)
-                            .bind(millis(at))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_error)?;
-                    }
-                    Ok(())
-                }
-                .await;
-                finish(tx, result).await
             }
 
             #[tracing::instrument(skip_all, fields(batch = batch.len()))]
