@@ -24,8 +24,11 @@ def test_first_start_shows_a_generated_password_once(tmp_path: Path, monkeypatch
         client = works.open(url)
     password = client.generated_admin_password
     assert password is not None and len(password) >= 10
-    assert len(caught) == 1
-    assert str(caught[0].message) == (
+    # Only the first-start notice counts: another library's warning (a resource
+    # collected meanwhile) may be recorded too.
+    first = [w for w in caught if issubclass(w.category, works.FirstStart)]
+    assert len(first) == 1, [str(w.message) for w in caught]
+    assert str(first[0].message) == (
         f"First start: created the MSP admin 'admin' with password {password}; it will not be shown again."
     )
     assert client.whoami().role == "msp_admin"
