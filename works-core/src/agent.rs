@@ -9,6 +9,7 @@ use crate::access;
 use crate::actor::{Actor, Via};
 use crate::audit::{AuditDraft, Outcome};
 use crate::error::{Error, Result};
+use crate::fleet_store::{JobWrite, JobWritten};
 use crate::jobs::{clean_output, Job, JobState};
 use crate::model::Role;
 use crate::nodes::{Container, NodeHealth};
@@ -280,15 +281,8 @@ impl Works {
         if !secret.starts_with(AGENT_PREFIX) {
             return Err(invalid());
         }
-        let cred = self.store.get_agent_credential_by_hash(&hash_secret(secret.trim())).await?.ok_or_else(invalid)?;
-        if cred.revoked_at.is_some() {
-            return Err(invalid());
-        }
-        let node = self.store.get_node(&cred.node_id).await?.ok_or_else(invalid)?;
-        if node.retired_at.is_some() {
-            return Err(invalid());
-        }
-        Ok(AgentIdentity { node_id: node.id, node_name: node.name, org_id: node.org_id, credential_id: cred.id })
+        // One read: the credential must be unrevoked and its node not retired.
+        self.store.get_agent(&hash_secret(secret.trim())).await?.ok_or_else(invalid)
     }
 
     /// Cuts a node's agent off: its credential stops working at its next call.
@@ -377,10 +371,12 @@ impl Works {
         // Registered before the first look, so work queued between a look that found
         // nothing and the wait wakes this claim at once instead of at the next poll.
         let waiter = self.job_signal.waiter(&agent.node_id);
-        // A claim looks first, without taking any write lock, as most polls find
+        // A long poll looks first, without taking any write lock, as most polls find
         // nothing (on SQLite the write lock is the one writer every request queues
-        // for); a claim woken by work queued for its node goes straight to the write.
-        let mut look_first = true;
+        // for); a claim that does not wait, or is woken by work queued for its node,
+        // goes straight to the write, which is shared with the claims and reports of
+        // other agents arriving at the same time.
+        let mut look_first = !wait.is_zero();
         loop {
             let woken = waiter.notified();
             tokio::pin!(woken);
@@ -389,7 +385,10 @@ impl Works {
                 let now = self.now();
                 let who = if max == 1 { "the job" } else { "the job in a batch" };
                 let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), "job.claim", "job", None, Outcome::Succeeded, format!("The agent of {} picked up {who}", agent.node_name));
-                let jobs = self.store.claim_jobs(&agent.node_id, now, max, audit).await?;
+                let claim = JobWrite::Claim { node_id: agent.node_id.clone(), now, max, audit };
+                let JobWritten::Claimed(jobs) = self.write_job(claim).await? else {
+                    return Err(Error::internal("A claim was answered as a report; nothing was claimed."));
+                };
                 if !jobs.is_empty() {
                     return Ok(jobs);
                 }
@@ -494,7 +493,10 @@ impl Works {
             let template = Job::ended_template(&id, &agent.node_id);
             let (end, reason) = completed(template, report.clone(), now);
             let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), "job.complete", "job", Some(&id), Outcome::Succeeded, reason);
-            if let Some(job) = self.store.end_job(&end, audit).await? {
+            let JobWritten::Ended(ended) = self.write_job(JobWrite::End { end, audit }).await? else {
+                return Err(Error::internal("A report was answered as a claim; the report was not recorded."));
+            };
+            if let Some(job) = ended {
                 self.follow_job(&agent.as_actor(), &job).await;
                 return Ok(job);
             }
@@ -510,6 +512,40 @@ impl Works {
             .await?;
         self.follow_job(&agent.as_actor(), &job).await;
         Ok(job)
+    }
+
+    /// Since this server started: how many transactions wrote agents' one-at-a-time
+    /// claims and reports, and how many of those they held.
+    pub fn job_write_batches(&self) -> (u64, u64) {
+        self.job_writes.counts()
+    }
+
+    /// Writes an agent's claim or report together with the others arriving at the same
+    /// time, in one transaction (group commit). When a shared transaction fails, each of
+    /// its writes is tried again on its own, so a failure reaches only the caller whose
+    /// write caused it.
+    async fn write_job(&self, write: JobWrite) -> Result<JobWritten> {
+        let store = self.store.clone();
+        self.job_writes
+            .submit(write, move |writes| async move {
+                if writes.len() > 1 {
+                    match store.write_jobs(writes.clone()).await {
+                        Ok(done) if done.len() == writes.len() => return done.into_iter().map(Ok).collect(),
+                        Ok(_) => tracing::warn!("a shared job write answered the wrong number of results; writing each alone"),
+                        Err(e) => tracing::info!(error = %e, writes = writes.len(), "a shared job write failed; writing each alone"),
+                    }
+                }
+                let mut answers = Vec::with_capacity(writes.len());
+                for write in writes {
+                    let done = store
+                        .write_jobs(vec![write])
+                        .await
+                        .and_then(|mut d| d.pop().ok_or_else(|| Error::internal("A job write was not answered; nothing was changed.")));
+                    answers.push(done);
+                }
+                answers
+            })
+            .await
     }
 
     pub(crate) async fn agent_job(&self, agent: &AgentIdentity, job_id: &str, action: &str) -> Result<Job> {

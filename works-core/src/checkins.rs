@@ -2,10 +2,7 @@
 //!
 //! A fleet of 100,000 agents checking in every 30 seconds sends about 3,300 check-ins a
 //! second. Writing each in its own transaction spends most of the time committing, so
-//! check-ins that arrive together are written together: the first to find the writer
-//! free takes every check-in queued so far and writes them in one transaction; the
-//! others wait for its answer. Nobody waits for a timer, so a lone check-in is written
-//! at once, and under load batches grow by themselves.
+//! check-ins that arrive together are written together ([`GroupCommit`]).
 //!
 //! Admission bounds how many check-ins a server works on at once. Past the bound an
 //! agent is told to come back after a few seconds, spread at random so that a fleet
@@ -13,27 +10,25 @@
 //! waits as told and nothing it reported is lost, since its next check-in carries the
 //! same state.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rand::Rng;
-use tokio::sync::oneshot;
 
 use crate::agent::AgentIdentity;
 use crate::error::{Error, Result};
+use crate::group_commit::GroupCommit;
 use crate::nodes::CheckinWrite;
 use crate::store::Store;
 use crate::works::Works;
 
-/// The check-ins waiting to be written, and whose turn it is to write them.
+/// The check-ins waiting to be written (group commit), admission, and the agents this
+/// server has resolved.
 #[derive(Default)]
 pub(crate) struct CheckinQueue {
-    waiting: Mutex<Vec<(CheckinWrite, oneshot::Sender<Result<bool>>)>>,
-    writer: tokio::sync::Mutex<()>,
+    writes: GroupCommit<CheckinWrite, bool>,
     in_flight: Arc<AtomicUsize>,
-    batches: AtomicU64,
-    written: AtomicU64,
     /// Agents this server has resolved, by the first 16 bytes of their credential's
     /// hash. Only a shortcut: the check-in's write checks the whole hash again.
     agents: Mutex<HashMap<u128, Arc<AgentIdentity>>>,
@@ -83,38 +78,16 @@ impl CheckinQueue {
     /// Writes one check-in together with any others waiting; answers whether its node
     /// exists.
     pub(crate) async fn record(&self, store: &Arc<dyn Store>, write: CheckinWrite) -> Result<bool> {
-        let (answer, mut answered) = oneshot::channel();
-        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).push((write, answer));
-        let _turn = self.writer.lock().await;
-        // A writer before us may have taken and written this check-in already.
-        if let Ok(result) = answered.try_recv() {
-            return result;
-        }
-        let batch = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        // Written on a task of its own, so that a caller who goes away (an agent that
-        // hangs up) does not abandon the others' check-ins half-way.
         let store = store.clone();
-        let written = tokio::spawn(async move {
-            let (writes, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            match store.record_checkins(&writes).await {
-                Ok(found) => {
-                    for (answer, exists) in answers.into_iter().zip(found) {
-                        let _ = answer.send(Ok(exists));
-                    }
+        self.writes
+            .submit(write, move |writes| async move {
+                let n = writes.len();
+                match store.record_checkins(&writes).await {
+                    Ok(found) => found.into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e); n],
                 }
-                Err(e) => {
-                    for answer in answers {
-                        let _ = answer.send(Err(e.clone()));
-                    }
-                }
-            }
-        });
-        let _ = written.await;
-        answered.try_recv().unwrap_or_else(|_| {
-            Err(Error::internal("The check-in could not be recorded because its write was interrupted; the agent will check in again."))
-        })
+            })
+            .await
     }
 }
 
@@ -144,7 +117,7 @@ impl Works {
     /// Since this server started: how many check-in transactions it wrote, and how many
     /// check-ins they held.
     pub fn checkin_batches(&self) -> (u64, u64) {
-        (self.checkins.batches.load(Ordering::Relaxed), self.checkins.written.load(Ordering::Relaxed))
+        self.checkins.writes.counts()
     }
 
     /// How many check-ins the server is working on now.

@@ -4,12 +4,31 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
-use crate::agent::{AgentCredentialRecord, EnrollmentRecord};
+use crate::agent::{AgentCredentialRecord, AgentIdentity, EnrollmentRecord};
 use crate::audit::AuditDraft;
 use crate::error::Result;
 use crate::jobs::{Job, JobFilter, JobState};
 use crate::model::{Page, Scope};
 use crate::nodes::{CheckinWrite, Container, NodeHealth, NodeRecord};
+
+/// An audited job write made by an agent's call, written with others that arrive
+/// together in one transaction ([`FleetStore::write_jobs`]).
+#[derive(Debug, Clone)]
+pub enum JobWrite {
+    /// Claims up to `max` of the node's oldest queued jobs, as [`FleetStore::claim_jobs`].
+    Claim { node_id: String, now: DateTime<Utc>, max: u32, audit: AuditDraft },
+    /// Ends a claimed or running job, as [`FleetStore::end_job`].
+    End { end: Job, audit: AuditDraft },
+}
+
+/// What a [`JobWrite`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobWritten {
+    /// The jobs claimed, oldest first; empty when nothing was queued.
+    Claimed(Vec<Job>),
+    /// The job as ended; None when no such job was claimed or running on that node.
+    Ended(Option<Job>),
+}
 
 #[async_trait]
 pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
@@ -48,6 +67,9 @@ pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
     /// `enrolled_at`, in one transaction.
     async fn insert_agent_credential(&self, cred: &AgentCredentialRecord, audit: AuditDraft) -> Result<()>;
     async fn get_agent_credential_by_hash(&self, secret_hash: &str) -> Result<Option<AgentCredentialRecord>>;
+    /// The agent holding the credential with this hash, in one read: found only while
+    /// the credential is unrevoked and its node not retired.
+    async fn get_agent(&self, secret_hash: &str) -> Result<Option<AgentIdentity>>;
     async fn revoke_agent_credentials(&self, node_id: &str, at: DateTime<Utc>, audit: AuditDraft) -> Result<()>;
 
     // --- jobs ---
@@ -63,19 +85,35 @@ pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
     /// `claimed_at` = `heartbeat_at` = now, `deadline_at` = now + its timeout, reason
     /// cleared. The draft's `target_id` is set to the job's id and the record written in
     /// the same transaction. None when nothing is queued.
-    async fn claim_job(&self, node_id: &str, now: DateTime<Utc>, audit: AuditDraft) -> Result<Option<Job>>;
-    /// Whether the node has a queued job, read without taking any write lock (for long
-    /// polls that look before they claim).
+    async fn claim_job(&self, node_id: &str, now: DateTime<Utc>, audit: AuditDraft) -> Result<Option<Job>> {
+        Ok(self.claim_jobs(node_id, now, 1, audit).await?.into_iter().next())
+    }
     /// Ends a job in one statement when it is claimed or running on `end.node_id`:
     /// writes `end`'s state, result, output, reason and finished time (also as
     /// `updated_at`), with the audit record, in one transaction, and answers the job as
     /// stored. None, writing nothing, when no such job is claimed or running there.
-    async fn end_job(&self, end: &Job, audit: AuditDraft) -> Result<Option<Job>>;
+    async fn end_job(&self, end: &Job, audit: AuditDraft) -> Result<Option<Job>> {
+        match self.write_jobs(vec![JobWrite::End { end: end.clone(), audit }]).await?.pop() {
+            Some(JobWritten::Ended(job)) => Ok(job),
+            _ => Err(crate::error::Error::internal("The job's end was not written; nothing was changed.")),
+        }
+    }
+    /// Whether the node has a queued job, read without taking any write lock (for long
+    /// polls that look before they claim).
     async fn has_queued_job(&self, node_id: &str) -> Result<bool>;
     /// Claims up to `max` of the node's oldest queued jobs as [`FleetStore::claim_job`]
     /// does one, in one transaction, with one audit record per job (the draft copied,
     /// its `target_id` set to each job's id). Oldest first; empty when nothing is queued.
-    async fn claim_jobs(&self, node_id: &str, now: DateTime<Utc>, max: u32, audit: AuditDraft) -> Result<Vec<Job>>;
+    async fn claim_jobs(&self, node_id: &str, now: DateTime<Utc>, max: u32, audit: AuditDraft) -> Result<Vec<Job>> {
+        match self.write_jobs(vec![JobWrite::Claim { node_id: node_id.to_owned(), now, max, audit }]).await?.pop() {
+            Some(JobWritten::Claimed(jobs)) => Ok(jobs),
+            _ => Err(crate::error::Error::internal("The claim was not written; nothing was changed.")),
+        }
+    }
+    /// Writes several claims and ends in one transaction, each as its own method would
+    /// (one audit record per job claimed or ended); the one write path of both. Answers,
+    /// in order, what each did. On an error nothing is written.
+    async fn write_jobs(&self, writes: Vec<JobWrite>) -> Result<Vec<JobWritten>>;
     /// Writes several jobs as [`FleetStore::update_job`] does one, in one transaction:
     /// each job whose stored state is still its `expected` one is written with its audit
     /// record; the others are left alone, without a record. Answers, per change, whether

@@ -62,6 +62,8 @@ pub struct Works {
     pub(crate) job_signal: Arc<crate::cluster::JobSignal>,
     /// Check-ins waiting to be written together, and how many are being taken.
     pub(crate) checkins: Arc<crate::checkins::CheckinQueue>,
+    /// Agents' audited claims and reports waiting to be written together.
+    pub(crate) job_writes: Arc<crate::group_commit::GroupCommit<crate::fleet_store::JobWrite, crate::fleet_store::JobWritten>>,
     /// Seals secrets kept at rest; `None` when no master key is configured.
     pub(crate) sealer: Option<crate::seal::Sealer>,
     /// Sends alert webhooks from the background monitor; `None`: alerts are recorded
@@ -77,7 +79,7 @@ pub struct Works {
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::default(), checkins: Default::default(), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::default(), checkins: Default::default(), job_writes: Arc::default(), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -159,3 +159,159 @@ async fn an_announcement_of_queued_work_names_its_node_so_only_that_nodes_claims
         assert_eq!(named.as_deref(), Some(mine.id.as_str()), "[{}]", backend.name);
     }
 }
+
+/// Many agents claiming and reporting one job at a time, all at once: their writes share
+/// transactions (group commit), yet each job is claimed once, by its own node's agent,
+/// and ended once, each step with its own audit record in an intact chain. A report on
+/// another node's job, sent in the same rush, is refused and recorded without upsetting
+/// the writes it shared a transaction with.
+#[tokio::test]
+async fn claims_and_reports_arriving_together_each_land_on_their_own_job() {
+    const NODES: usize = 8;
+    const PER_NODE: usize = 6;
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let admin = &w.msp_admin.actor;
+        let mut agents = Vec::new();
+        let mut queued = Vec::new();
+        for i in 0..NODES {
+            let org = if i % 2 == 0 { &w.org_a.id } else { &w.org_b.id };
+            let n = node(&w, &format!("rush-{i:02}"), org).await;
+            agents.push(enrolled(&w.works, admin, &n).await);
+            queued.push(health_checks(&w, &n, PER_NODE).await);
+        }
+        let (_, before) = w.works.job_write_batches();
+        let mut tasks = Vec::new();
+        for (i, agent) in agents.iter().cloned().enumerate() {
+            let works = w.works.clone();
+            let intruder = agents[(i + 1) % NODES].clone();
+            tasks.push(tokio::spawn(async move {
+                let mut done = Vec::new();
+                while let Some(job) = works
+                    .agent_claim(&agent, std::time::Duration::ZERO)
+                    .await
+                    .unwrap()
+                {
+                    assert_eq!(
+                        job.node_id, agent.node_id,
+                        "a claim takes only its own node's job"
+                    );
+                    // The neighbour's agent tries to end it first, in the same rush.
+                    let stolen = works
+                        .agent_job_complete(
+                            &intruder,
+                            &job.id,
+                            works_core::JobReport {
+                                succeeded: false,
+                                result: None,
+                                output: None,
+                                reason: None,
+                            },
+                        )
+                        .await;
+                    assert!(
+                        matches!(stolen, Err(Error::NotFound { .. })),
+                        "another node's agent cannot end the job: {stolen:?}"
+                    );
+                    let ended = works
+                        .agent_job_complete(
+                            &agent,
+                            &job.id,
+                            works_core::JobReport {
+                                succeeded: true,
+                                result: None,
+                                output: Some("ok".into()),
+                                reason: None,
+                            },
+                        )
+                        .await
+                        .unwrap();
+                    assert_eq!(ended.state, JobState::Succeeded);
+                    done.push(job.id);
+                }
+                done
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            let mut done = t.await.unwrap();
+            done.sort();
+            let mut expected = queued[i].clone();
+            expected.sort();
+            assert_eq!(
+                done, expected,
+                "[{}] node {i}'s agent did exactly its own jobs, each once",
+                backend.name
+            );
+        }
+        let (_, after) = w.works.job_write_batches();
+        assert!(
+            after - before >= (NODES * (PER_NODE * 2 + 1)) as u64,
+            "[{}] every claim and report went through the shared writer",
+            backend.name
+        );
+
+        for ids in &queued {
+            for id in ids {
+                assert_eq!(
+                    w.works.job_get(admin, id).await.unwrap().state,
+                    JobState::Succeeded,
+                    "[{}]",
+                    backend.name
+                );
+            }
+        }
+        for action in ["job.claim", "job.complete"] {
+            let records = w
+                .works
+                .audit_query(
+                    admin,
+                    AuditQuery {
+                        action: Some(action.into()),
+                        outcome: Some(Outcome::Succeeded),
+                        limit: Some(500),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let mut audited: Vec<String> = records
+                .records
+                .iter()
+                .filter_map(|r| r.target_id.clone())
+                .collect();
+            audited.sort();
+            let mut expected: Vec<String> = queued.iter().flatten().cloned().collect();
+            expected.sort();
+            assert_eq!(
+                audited, expected,
+                "[{}] one {action} record per job",
+                backend.name
+            );
+        }
+        let denied = w
+            .works
+            .audit_query(
+                admin,
+                AuditQuery {
+                    action: Some("job.complete".into()),
+                    outcome: Some(Outcome::Denied),
+                    limit: Some(500),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            denied.records.len(),
+            NODES * PER_NODE,
+            "[{}] every attempt on another node's job is recorded",
+            backend.name
+        );
+        let chain = w.works.audit_verify(admin).await.unwrap();
+        assert!(
+            chain.intact,
+            "[{}] the chain is intact: {chain:?}",
+            backend.name
+        );
+    }
+}

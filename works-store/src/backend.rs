@@ -2,6 +2,7 @@
 //! hold the audit chain and how to pick the next job to claim; everything else is written
 //! once in `store_impl!`.
 
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -11,9 +12,9 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Postgres, Sqlite, Transaction};
-use works_core::agent::{AgentCredentialRecord, EnrollmentRecord};
+use works_core::agent::{AgentCredentialRecord, AgentIdentity, EnrollmentRecord};
 use works_core::audit::{AuditDraft, AuditPage, AuditQuery, AuditRecord, GENESIS_HASH};
-use works_core::fleet_store::FleetStore;
+use works_core::fleet_store::{FleetStore, JobWrite, JobWritten};
 use works_core::jobs::{Job, JobFilter, JobState};
 use works_core::model::{ApiTokenRecord, Org, Page, Scope, SessionRecord, UserRecord};
 use works_core::nodes::{CheckinWrite, Container, NodeRecord};
@@ -313,6 +314,47 @@ macro_rules! bind_job {
     }};
 }
 
+/// Which of `writes` can share a statement with others: single-job claims of distinct
+/// nodes, and ends of distinct jobs (only when there are two or more of a kind); the
+/// rest are written one statement each. Indexes into `writes`.
+fn shareable_job_writes(writes: &[JobWrite]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (mut nodes, mut jobs) = (HashSet::new(), HashSet::new());
+    let (mut claims, mut ends, mut alone) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, w) in writes.iter().enumerate() {
+        match w {
+            JobWrite::Claim { node_id, max: 1, .. } if nodes.insert(node_id.as_str()) => claims.push(i),
+            JobWrite::End { end, .. } if jobs.insert(end.id.as_str()) => ends.push(i),
+            _ => alone.push(i),
+        }
+    }
+    if claims.len() < 2 {
+        alone.append(&mut claims);
+    }
+    if ends.len() < 2 {
+        alone.append(&mut ends);
+    }
+    alone.sort_unstable();
+    (claims, ends, alone)
+}
+
+/// The audit records of a claim: the draft copied for each job claimed.
+fn claim_drafts(audit: &AuditDraft, jobs: &[Job]) -> Vec<AuditDraft> {
+    jobs.iter()
+        .map(|j| {
+            let mut d = audit.clone();
+            d.target_id = Some(j.id.clone());
+            d
+        })
+        .collect()
+}
+
+/// The audit record of an end, in the ended job's organization.
+fn end_draft(audit: &AuditDraft, job: &Job) -> AuditDraft {
+    let mut d = audit.clone();
+    d.org_id = job.org_id.clone();
+    d
+}
+
 /// The implementation of [`Store`] and [`FleetStore`], written once for both backends.
 /// The backend type provides `reader`, `writer`, `migrator`, `begin_write`, `lock_chain`
 /// and `CLAIM_NEXT_JOBS`.
@@ -352,25 +394,32 @@ macro_rules! store_impl {
                 let mut sealed = Vec::with_capacity(drafts.len());
                 for draft in drafts {
                     let r = draft.seal(seq, &prev_hash);
-                    sqlx::query(sql::INSERT_AUDIT)
-                        .bind(r.seq)
-                        .bind(millis(r.at))
-                        .bind(&r.actor_id)
-                        .bind(&r.actor_name)
-                        .bind(&r.org_id)
-                        .bind(&r.action)
-                        .bind(&r.target_kind)
-                        .bind(&r.target_id)
-                        .bind(r.outcome.as_str())
-                        .bind(&r.reason)
-                        .bind(&r.prev_hash)
-                        .bind(&r.hash)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(|e| write_error(e, Subject::Other))?;
                     seq = r.seq + 1;
                     prev_hash = r.hash.clone();
                     sealed.push(r);
+                }
+                // Many records per statement: the chain lock is held until the commit,
+                // so every round trip saved here is one less for the next appender to
+                // wait on.
+                for chunk in sealed.chunks(sql::AUDIT_ROWS_PER_STATEMENT) {
+                    let statement = sql::insert_audit(chunk.len());
+                    let mut q = sqlx::query(&statement);
+                    for r in chunk {
+                        q = q
+                            .bind(r.seq)
+                            .bind(millis(r.at))
+                            .bind(&r.actor_id)
+                            .bind(&r.actor_name)
+                            .bind(&r.org_id)
+                            .bind(&r.action)
+                            .bind(&r.target_kind)
+                            .bind(&r.target_id)
+                            .bind(r.outcome.as_str())
+                            .bind(&r.reason)
+                            .bind(&r.prev_hash)
+                            .bind(&r.hash);
+                    }
+                    q.execute(&mut **tx).await.map_err(|e| write_error(e, Subject::Other))?;
                 }
                 Ok(sealed)
             }
@@ -1051,6 +1100,16 @@ macro_rules! store_impl {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn get_agent(&self, secret_hash: &str) -> Result<Option<AgentIdentity>> {
+                let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(sql::GET_AGENT_BY_HASH)
+                    .bind(secret_hash)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(db_error)?;
+                Ok(row.map(|(credential_id, node_id, node_name, org_id)| AgentIdentity { node_id, node_name, org_id, credential_id }))
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn revoke_agent_credentials(&self, node_id: &str, at: DateTime<Utc>, audit: AuditDraft) -> Result<()> {
                 let mut tx = self.begin_write().await?;
                 let result = async {
@@ -1127,32 +1186,102 @@ macro_rules! store_impl {
                 finish(tx, result).await
             }
 
-            #[tracing::instrument(skip_all)]
-            async fn claim_job(&self, node_id: &str, now: DateTime<Utc>, audit: AuditDraft) -> Result<Option<Job>> {
-                Ok(self.claim_jobs(node_id, now, 1, audit).await?.into_iter().next())
-            }
-
-            #[tracing::instrument(skip_all)]
-            async fn end_job(&self, end: &Job, audit: AuditDraft) -> Result<Option<Job>> {
+            #[tracing::instrument(skip_all, fields(writes = writes.len()))]
+            async fn write_jobs(&self, writes: Vec<JobWrite>) -> Result<Vec<JobWritten>> {
+                let postgres = $name == "postgres";
                 let mut tx = self.begin_write().await?;
                 let result = async {
-                    let row: Option<JobRow> = sqlx::query_as(sql::END_JOB)
-                        .bind(&end.id)
-                        .bind(&end.node_id)
-                        .bind(end.state.as_str())
-                        .bind(end.result.as_ref().map(|v| v.to_string()))
-                        .bind(&end.output)
-                        .bind(&end.reason)
-                        .bind(opt_millis(end.finished_at))
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(|e| write_error(e, Subject::Job { id: &end.id, node_id: &end.node_id }))?;
-                    let Some(row) = row else { return Ok(None) };
-                    let job = row.into_job()?;
-                    let mut audit = audit;
-                    audit.org_id = job.org_id.clone();
-                    Self::append_in(&mut tx, audit).await?;
-                    Ok(Some(job))
+                    let mut done: Vec<Option<JobWritten>> = vec![None; writes.len()];
+                    let mut drafts: Vec<Vec<AuditDraft>> = vec![Vec::new(); writes.len()];
+                    // Claims of one job on distinct nodes, and ends of distinct jobs, are
+                    // written a statement for many; the rest one statement each.
+                    let (shared_claims, shared_ends, alone) = shareable_job_writes(&writes);
+                    for chunk in shared_claims.chunks(sql::JOB_WRITES_PER_STATEMENT) {
+                        let statement = sql::claim_next_job_of_each(chunk.len(), postgres);
+                        let mut q = sqlx::query_as::<_, JobRow>(&statement);
+                        for w in chunk.iter().filter_map(|&i| writes.get(i)) {
+                            if let JobWrite::Claim { node_id, now, .. } = w {
+                                q = q.bind(node_id).bind(millis(*now));
+                            }
+                        }
+                        let rows = q.fetch_all(&mut *tx).await.map_err(db_error)?;
+                        let mut claimed: HashMap<String, Job> =
+                            convert(rows, JobRow::into_job)?.into_iter().map(|j| (j.node_id.clone(), j)).collect();
+                        for &i in chunk {
+                            if let Some(JobWrite::Claim { node_id, audit, .. }) = writes.get(i) {
+                                let jobs: Vec<Job> = claimed.remove(node_id).into_iter().collect();
+                                drafts[i] = claim_drafts(audit, &jobs);
+                                done[i] = Some(JobWritten::Claimed(jobs));
+                            }
+                        }
+                    }
+                    for chunk in shared_ends.chunks(sql::JOB_WRITES_PER_STATEMENT) {
+                        let statement = sql::end_jobs(chunk.len(), postgres);
+                        let mut q = sqlx::query_as::<_, JobRow>(&statement);
+                        for w in chunk.iter().filter_map(|&i| writes.get(i)) {
+                            if let JobWrite::End { end, .. } = w {
+                                q = q
+                                    .bind(&end.id)
+                                    .bind(&end.node_id)
+                                    .bind(end.state.as_str())
+                                    .bind(end.result.as_ref().map(|v| v.to_string()))
+                                    .bind(&end.output)
+                                    .bind(&end.reason)
+                                    .bind(opt_millis(end.finished_at));
+                            }
+                        }
+                        let rows = q.fetch_all(&mut *tx).await.map_err(|e| write_error(e, Subject::Other))?;
+                        let mut ended: HashMap<String, Job> =
+                            convert(rows, JobRow::into_job)?.into_iter().map(|j| (j.id.clone(), j)).collect();
+                        for &i in chunk {
+                            if let Some(JobWrite::End { end, audit }) = writes.get(i) {
+                                let job = ended.remove(&end.id);
+                                drafts[i] = job.iter().map(|j| end_draft(audit, j)).collect();
+                                done[i] = Some(JobWritten::Ended(job));
+                            }
+                        }
+                    }
+                    for i in alone {
+                        match writes.get(i) {
+                            Some(JobWrite::Claim { node_id, now, max, audit }) => {
+                                // One statement picks and claims (PostgreSQL: passing over
+                                // rows other claimers hold); its state check means a claim
+                                // can never take a job that is no longer queued.
+                                let rows: Vec<JobRow> = sqlx::query_as(Self::CLAIM_NEXT_JOBS)
+                                    .bind(node_id)
+                                    .bind(millis(*now))
+                                    .bind(i64::from((*max).max(1)))
+                                    .fetch_all(&mut *tx)
+                                    .await
+                                    .map_err(db_error)?;
+                                let mut jobs = convert(rows, JobRow::into_job)?;
+                                jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+                                drafts[i] = claim_drafts(audit, &jobs);
+                                done[i] = Some(JobWritten::Claimed(jobs));
+                            }
+                            Some(JobWrite::End { end, audit }) => {
+                                let row: Option<JobRow> = sqlx::query_as(sql::END_JOB)
+                                    .bind(&end.id)
+                                    .bind(&end.node_id)
+                                    .bind(end.state.as_str())
+                                    .bind(end.result.as_ref().map(|v| v.to_string()))
+                                    .bind(&end.output)
+                                    .bind(&end.reason)
+                                    .bind(opt_millis(end.finished_at))
+                                    .fetch_optional(&mut *tx)
+                                    .await
+                                    .map_err(|e| write_error(e, Subject::Job { id: &end.id, node_id: &end.node_id }))?;
+                                let job = row.map(JobRow::into_job).transpose()?;
+                                drafts[i] = job.iter().map(|j| end_draft(audit, j)).collect();
+                                done[i] = Some(JobWritten::Ended(job));
+                            }
+                            None => {}
+                        }
+                    }
+                    Self::append_many_in(&mut tx, drafts.into_iter().flatten().collect()).await?;
+                    done.into_iter()
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| Error::internal("A job write was left unanswered; nothing was changed."))
                 }
                 .await;
                 finish(tx, result).await
@@ -1166,37 +1295,6 @@ macro_rules! store_impl {
                     .await
                     .map_err(db_error)?;
                 Ok(queued.is_some())
-            }
-
-            #[tracing::instrument(skip_all)]
-            async fn claim_jobs(&self, node_id: &str, now: DateTime<Utc>, max: u32, audit: AuditDraft) -> Result<Vec<Job>> {
-                let mut tx = self.begin_write().await?;
-                let result = async {
-                    // One statement picks and claims (PostgreSQL: passing over rows
-                    // other claimers hold); its state check means a claim can never
-                    // take a job that is no longer queued.
-                    let rows: Vec<JobRow> = sqlx::query_as(Self::CLAIM_NEXT_JOBS)
-                        .bind(node_id)
-                        .bind(millis(now))
-                        .bind(i64::from(max.max(1)))
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    let mut jobs = convert(rows, JobRow::into_job)?;
-                    jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-                    let drafts = jobs
-                        .iter()
-                        .map(|j| {
-                            let mut d = audit.clone();
-                            d.target_id = Some(j.id.clone());
-                            d
-                        })
-                        .collect();
-                    Self::append_many_in(&mut tx, drafts).await?;
-                    Ok(jobs)
-                }
-                .await;
-                finish(tx, result).await
             }
 
             #[tracing::instrument(skip_all)]

@@ -132,11 +132,22 @@ pub const COUNT_LOGIN_FAILURES: &str = "SELECT COUNT(*) FROM login_failures WHER
 
 pub const AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 
-pub const INSERT_AUDIT: &str = concat!(
-    "INSERT INTO audit_log (",
-    audit_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-);
+/// `rows` audit records in one statement, twelve parameters each in the order of the
+/// columns.
+pub fn insert_audit(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=AUDIT_PARAMS).map(|c| format!("${}", r * AUDIT_PARAMS + c)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    format!(concat!("INSERT INTO audit_log (", audit_columns!(), ") VALUES {}"), values.join(", "))
+}
+
+const AUDIT_PARAMS: usize = 12;
+
+/// The most audit records [`insert_audit`] writes in one statement.
+pub const AUDIT_ROWS_PER_STATEMENT: usize = 100;
 
 pub const AUDIT_CHAIN: &str =
     concat!("SELECT ", audit_columns!(), " FROM audit_log WHERE seq > $1 ORDER BY seq ASC LIMIT $2");
@@ -218,6 +229,11 @@ pub const INSERT_CREDENTIAL: &str =
 pub const GET_CREDENTIAL_BY_HASH: &str =
     concat!("SELECT ", credential_columns!(), " FROM agent_credentials WHERE secret_hash = $1");
 
+/// The agent holding a credential: the credential's id and its node's id, name and
+/// organization, while the credential is unrevoked and the node not retired.
+pub const GET_AGENT_BY_HASH: &str = "SELECT c.id, n.id, n.name, n.org_id FROM agent_credentials c JOIN nodes n ON n.id = c.node_id \
+    WHERE c.secret_hash = $1 AND c.revoked_at IS NULL AND n.retired_at IS NULL";
+
 /// Keeps the revocation time of credentials revoked before.
 pub const REVOKE_NODE_CREDENTIALS: &str =
     "UPDATE agent_credentials SET revoked_at = $2 WHERE node_id = $1 AND revoked_at IS NULL";
@@ -283,6 +299,61 @@ pub const CLAIM_NEXT_JOBS: &str = claim_next_jobs!("IN (", next_queued_jobs!(), 
 /// into an array: as an `IN` subquery the planner may run it again per row, and a
 /// re-run with `SKIP LOCKED` would claim more than `$3` jobs.
 pub const CLAIM_NEXT_JOBS_LOCKED: &str = claim_next_jobs!("= ANY(ARRAY(", concat!(next_queued_jobs!(), " FOR UPDATE SKIP LOCKED"), "))");
+
+/// Claims the oldest queued job of each of `rows` distinct nodes in one statement (two
+/// parameters each: node id, claim time in unix ms), as [`CLAIM_NEXT_JOBS`] claims one;
+/// PostgreSQL passes over rows other claimers hold. Answers the jobs claimed.
+pub fn claim_next_job_of_each(rows: usize, postgres: bool) -> String {
+    let (text, big) = if postgres { ("::text", "::bigint") } else { ("", "") };
+    let values: Vec<String> = (0..rows).map(|r| format!("(${}{text}, ${}{big})", r * 2 + 1, r * 2 + 2)).collect();
+    let set = "state = 'claimed', attempts = attempts + 1, claimed_at = p.claim_at, heartbeat_at = p.claim_at, \
+               deadline_at = p.claim_at + timeout_secs * 1000, reason = NULL, updated_at = p.claim_at";
+    if postgres {
+        format!(
+            "WITH v (claim_node, claim_at) AS (VALUES {}), \
+             p AS MATERIALIZED (SELECT q.picked_id, v.claim_at FROM v CROSS JOIN LATERAL \
+             (SELECT id AS picked_id FROM jobs WHERE jobs.node_id = v.claim_node AND jobs.state = 'queued' \
+             ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) q) \
+             UPDATE jobs SET {set} FROM p WHERE jobs.id = p.picked_id AND jobs.state = 'queued' RETURNING {}",
+            values.join(", "),
+            JOB_COLUMNS
+        )
+    } else {
+        format!(
+            "WITH p (claim_node, claim_at) AS (VALUES {}) \
+             UPDATE jobs SET {set} FROM p WHERE jobs.state = 'queued' AND jobs.id = \
+             (SELECT q.id FROM jobs q WHERE q.node_id = p.claim_node AND q.state = 'queued' ORDER BY q.created_at, q.id LIMIT 1) \
+             RETURNING {}",
+            values.join(", "),
+            JOB_COLUMNS
+        )
+    }
+}
+
+/// Ends `rows` distinct jobs in one statement, each as [`END_JOB`] ends one (seven
+/// parameters each: id, node id, state, result, output, reason, finished time).
+/// Answers the jobs ended.
+pub fn end_jobs(rows: usize, postgres: bool) -> String {
+    let (text, big) = if postgres { ("::text", "::bigint") } else { ("", "") };
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=7).map(|c| format!("${}{}", r * 7 + c, if c == 7 { big } else { text })).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    format!(
+        "WITH e (end_id, end_node, end_state, end_result, end_output, end_reason, end_at) AS (VALUES {}) \
+         UPDATE jobs SET state = e.end_state, result = e.end_result, output = e.end_output, reason = e.end_reason, \
+         finished_at = e.end_at, updated_at = e.end_at FROM e \
+         WHERE jobs.id = e.end_id AND jobs.node_id = e.end_node AND jobs.state IN ('claimed', 'running') RETURNING {}",
+        values.join(", "),
+        JOB_COLUMNS
+    )
+}
+
+/// The most claims or ends [`claim_next_job_of_each`] and [`end_jobs`] write in one
+/// statement.
+pub const JOB_WRITES_PER_STATEMENT: usize = 200;
 
 /// Ends job `$1` of node `$2` if it is claimed or running: state `$3`, result `$4`,
 /// output `$5`, reason `$6`, finished (and updated) at `$7`.
@@ -527,6 +598,15 @@ mod tests {
         assert!(CLAIM_NEXT_JOBS_LOCKED.contains("= ANY(ARRAY(SELECT id FROM jobs WHERE node_id = $1 AND state = 'queued' ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED))"));
         assert!(!CLAIM_NEXT_JOBS.contains("FOR UPDATE"));
         assert!(!NEXT_QUEUED_JOB.contains("FOR UPDATE"));
+    }
+
+    #[test]
+    fn audit_rows_are_numbered_in_column_order() {
+        let one = insert_audit(1);
+        assert!(one.ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"), "{one}");
+        let two = insert_audit(2);
+        assert!(two.ends_with("($13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"), "{two}");
+        assert_eq!(two.matches('(').count(), 3, "{two}");
     }
 
     #[test]

@@ -1542,3 +1542,208 @@ async fn a_lease_is_held_by_one_holder_until_it_expires() {
         assert_eq!(holders, 1, "[{n}] exactly one contender holds the lease");
     }
 }
+
+/// The one write path of agents' claims and reports: many in one transaction, single
+/// claims of distinct nodes and ends of distinct jobs sharing a statement, and each
+/// answered exactly as its own method would answer it.
+#[tokio::test]
+async fn write_jobs_answers_each_write_as_its_own_claim_or_end_would() {
+    use works_core::{JobWrite, JobWritten};
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let (acme, globex) = fleet(s).await;
+        let web = node(1, "web", Some(&acme.id));
+        let db = node(2, "db", Some(&acme.id));
+        let mail = node(3, "mail", Some(&acme.id));
+        let theirs = node(4, "theirs", Some(&globex.id));
+        let busy = node(5, "busy", Some(&acme.id));
+        for x in [&web, &db, &mail, &theirs, &busy] {
+            s.insert_node(x, draft("node.create", x.org_id.as_deref()))
+                .await
+                .expect("node");
+        }
+        let mut k = 0;
+        let mut queue = |node: &NodeRecord, count: u32| {
+            let jobs: Vec<Job> = (0..count)
+                .map(|_| {
+                    k += 1;
+                    job(
+                        k,
+                        node,
+                        JobKind::HealthCheck,
+                        JobState::Queued,
+                        i64::from(k),
+                    )
+                })
+                .collect();
+            jobs
+        };
+        let (w, d, o, e) = (
+            queue(&web, 2),
+            queue(&db, 1),
+            queue(&theirs, 2),
+            queue(&busy, 3),
+        );
+        for j in w.iter().chain(&d).chain(&o).chain(&e) {
+            s.insert_job(j, draft("job.request", j.org_id.as_deref()))
+                .await
+                .expect("job");
+        }
+        let claimed = s
+            .claim_jobs(&busy.id, t(50), 3, draft("job.claim", Some(&acme.id)))
+            .await
+            .expect("claim the busy node's jobs");
+        assert_eq!(job_ids(&claimed), job_ids(&e), "[{n}]");
+        let ended = |j: &Job, state: JobState| {
+            let mut end = j.clone();
+            end.state = state;
+            end.result = Some(serde_json::json!({ "ok": state == JobState::Succeeded }));
+            end.output = Some(format!("{} output", j.id));
+            end.reason = Some(format!("{} ended", j.id));
+            end.finished_at = Some(t(200));
+            end
+        };
+        let mut on_wrong_node = ended(&e[1], JobState::Succeeded);
+        on_wrong_node.node_id = web.id.clone();
+        let claim = |node: &NodeRecord, max: u32, at: i64| JobWrite::Claim {
+            node_id: node.id.clone(),
+            now: t(at),
+            max,
+            audit: draft("job.claim", node.org_id.as_deref()),
+        };
+        let end = |end: Job| JobWrite::End {
+            end,
+            audit: draft("job.complete", None),
+        };
+        let before = audit_count(s).await;
+        let writes = vec![
+            claim(&web, 1, 100),
+            claim(&db, 1, 101),
+            claim(&mail, 1, 102), // nothing queued
+            claim(&web, 1, 103),  // the same node again: its next job
+            end(ended(&e[0], JobState::Succeeded)),
+            end(on_wrong_node),                  // another node's job: not ended
+            end(ended(&e[0], JobState::Failed)), // the same job again: already ended
+            claim(&theirs, 2, 104),              // a batch claim
+            end(ended(&e[2], JobState::Failed)),
+        ];
+        let done = s
+            .write_jobs(writes)
+            .await
+            .unwrap_or_else(|err| panic!("[{n}] write_jobs: {err}"));
+        let claimed_ids = |i: usize| match &done[i] {
+            JobWritten::Claimed(jobs) => job_ids(jobs),
+            other => panic!("[{n}] write {i} answered {other:?}"),
+        };
+        let ended_job = |i: usize| match &done[i] {
+            JobWritten::Ended(job) => job.clone(),
+            other => panic!("[{n}] write {i} answered {other:?}"),
+        };
+        assert_eq!(done.len(), 9, "[{n}]");
+        assert_eq!(
+            claimed_ids(0),
+            vec![w[0].id.clone()],
+            "[{n}] the oldest job of web"
+        );
+        assert_eq!(claimed_ids(1), vec![d[0].id.clone()], "[{n}]");
+        assert!(claimed_ids(2).is_empty(), "[{n}] nothing queued on mail");
+        assert_eq!(
+            claimed_ids(3),
+            vec![w[1].id.clone()],
+            "[{n}] web's next job, not the same one twice"
+        );
+        assert_eq!(
+            claimed_ids(7),
+            job_ids(&o),
+            "[{n}] both of theirs, oldest first"
+        );
+        let JobWritten::Claimed(web_first) = &done[0] else {
+            unreachable!()
+        };
+        let c = &web_first[0];
+        assert_eq!(
+            (
+                c.state,
+                c.attempts,
+                c.claimed_at,
+                c.heartbeat_at,
+                c.reason.clone()
+            ),
+            (JobState::Claimed, 1, Some(t(100)), Some(t(100)), None),
+            "[{n}]"
+        );
+        assert_eq!(
+            c.deadline_at,
+            Some(t(100) + Duration::seconds(60)),
+            "[{n}] each claim at its own time"
+        );
+        assert_eq!(
+            s.get_job(&c.id).await.expect("get").as_ref(),
+            Some(c),
+            "[{n}] answered as stored"
+        );
+
+        let first = ended_job(4).expect("the busy node's first job ended");
+        assert_eq!(
+            (first.state, first.output.as_deref(), first.finished_at),
+            (
+                JobState::Succeeded,
+                Some(format!("{} output", e[0].id).as_str()),
+                Some(t(200))
+            ),
+            "[{n}]"
+        );
+        assert_eq!(
+            ended_job(5),
+            None,
+            "[{n}] a job is ended only on its own node"
+        );
+        assert_eq!(ended_job(6), None, "[{n}] a job is ended once");
+        assert_eq!(
+            ended_job(8).map(|j| j.state),
+            Some(JobState::Failed),
+            "[{n}]"
+        );
+        assert_eq!(
+            s.get_job(&e[0].id).await.expect("get").map(|j| j.state),
+            Some(JobState::Succeeded),
+            "[{n}] the first end stands"
+        );
+        assert_eq!(
+            s.get_job(&e[1].id).await.expect("get").map(|j| j.state),
+            Some(JobState::Claimed),
+            "[{n}] untouched"
+        );
+
+        // One record per job claimed or ended, the ends in their job's organization, in
+        // an intact chain.
+        let all = all_audit(s).await;
+        let new: Vec<&AuditRecord> = all
+            .iter()
+            .filter(|r| r.seq > i64::try_from(before).expect("small"))
+            .collect();
+        let claims: BTreeSet<String> = new
+            .iter()
+            .filter(|r| r.action == "job.claim")
+            .filter_map(|r| r.target_id.clone())
+            .collect();
+        let expected: BTreeSet<String> = [&w[0], &w[1], &d[0], &o[0], &o[1]]
+            .iter()
+            .map(|j| j.id.clone())
+            .collect();
+        assert_eq!(claims, expected, "[{n}]");
+        let ends: Vec<(Option<String>, Option<String>)> = new
+            .iter()
+            .filter(|r| r.action == "job.complete")
+            .map(|r| (r.target_id.clone(), r.org_id.clone()))
+            .collect();
+        assert_eq!(ends.len(), 2, "[{n}] {ends:?}");
+        assert!(
+            ends.iter()
+                .all(|(_, org)| org.as_deref() == Some(acme.id.as_str())),
+            "[{n}] {ends:?}"
+        );
+        assert!(verify_chain(&all).intact, "[{n}] the chain is intact");
+    }
+}

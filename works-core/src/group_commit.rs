@@ -1,0 +1,142 @@
+//! Group commit: writes that arrive together are written together.
+//!
+//! Each caller puts its write in the queue and waits for the writer's turn. The first to
+//! find the writer free takes every write queued so far and writes them in one
+//! transaction; the others find their answer already there. Nobody waits for a timer, so
+//! a lone write is written at once, and under load batches grow by themselves. Used for
+//! agents' check-ins and for their audited job claims and reports.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+
+type Waiting<T, R> = Vec<(T, oneshot::Sender<Result<R>>)>;
+
+pub(crate) struct GroupCommit<T, R> {
+    waiting: Mutex<Waiting<T, R>>,
+    writer: tokio::sync::Mutex<()>,
+    batches: AtomicU64,
+    written: AtomicU64,
+}
+
+impl<T, R> Default for GroupCommit<T, R> {
+    fn default() -> Self {
+        GroupCommit {
+            waiting: Mutex::new(Vec::new()),
+            writer: tokio::sync::Mutex::new(()),
+            batches: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
+    /// Writes `item` together with any others waiting, through `write`, which is handed
+    /// the batch and answers one result per item, in order. The batch is written on a
+    /// task of its own, so a caller who goes away (an agent that hangs up) does not
+    /// abandon the others' writes half-way.
+    pub(crate) async fn submit<F, Fut>(&self, item: T, write: F) -> Result<R>
+    where
+        F: FnOnce(Vec<T>) -> Fut,
+        Fut: Future<Output = Vec<Result<R>>> + Send + 'static,
+    {
+        let (answer, mut answered) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((item, answer));
+        let _turn = self.writer.lock().await;
+        // A writer before us may have taken and written this item already.
+        if let Ok(result) = answered.try_recv() {
+            return result;
+        }
+        let batch = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.written
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let (items, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let written = write(items);
+        let _ = tokio::spawn(async move {
+            let results = written.await;
+            for (answer, result) in answers.into_iter().zip(results) {
+                let _ = answer.send(result);
+            }
+        })
+        .await;
+        answered.try_recv().unwrap_or_else(|_| {
+            Err(Error::internal(
+                "The change could not be recorded because its write was interrupted; try again.",
+            ))
+        })
+    }
+
+    /// Since this server started: how many transactions were written, and how many
+    /// items they held.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.batches.load(Ordering::Relaxed),
+            self.written.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn writes_arriving_together_share_a_batch_and_each_gets_its_own_answer() {
+        let queue: Arc<GroupCommit<u32, u32>> = Arc::default();
+        let mut tasks = Vec::new();
+        for i in 0..200u32 {
+            let queue = queue.clone();
+            tasks.push(tokio::spawn(async move {
+                queue
+                    .submit(i, |items| async move {
+                        // Slow enough that others queue up meanwhile.
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                        items
+                            .into_iter()
+                            .map(|i| {
+                                if i == 7 {
+                                    Err(Error::invalid("item", "seven is refused"))
+                                } else {
+                                    Ok(i * 10)
+                                }
+                            })
+                            .collect()
+                    })
+                    .await
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            let got = t.await.unwrap();
+            if i == 7 {
+                assert!(
+                    got.is_err(),
+                    "the seventh item's own failure reaches it alone"
+                );
+            } else {
+                assert_eq!(got.unwrap(), i as u32 * 10);
+            }
+        }
+        let (batches, written) = queue.counts();
+        assert_eq!(written, 200);
+        assert!(
+            batches < 200,
+            "some writes shared a batch ({batches} batches)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_that_answers_nothing_is_an_error_not_a_hang() {
+        let queue: GroupCommit<u32, u32> = GroupCommit::default();
+        let got = queue.submit(1, |_| async { Vec::new() }).await;
+        assert!(matches!(got, Err(Error::Internal { .. })), "{got:?}");
+    }
+}
