@@ -1,16 +1,18 @@
 //! Group commit: writes that arrive together are written together.
 //!
-//! Each caller puts its write in the queue and waits for the writer's turn. The first to
-//! find the writer free takes every write queued so far and writes them in one
+//! Each caller puts its write in the queue and waits for a writer's turn. The first to
+//! find a writer free takes every write queued so far and writes them in one
 //! transaction; the others find their answer already there. Nobody waits for a timer, so
 //! a lone write is written at once, and under load batches grow by themselves. Used for
-//! agents' check-ins and for their audited job claims and reports.
+//! agents' check-ins and for their audited job claims and reports, with one writer: a
+//! second writer on PostgreSQL, preparing one batch while another commits, was slower
+//! in `works-bench` on two cores (more, smaller transactions).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::error::{Error, Result};
 
@@ -18,20 +20,26 @@ type Waiting<T, R> = Vec<(T, oneshot::Sender<Result<R>>)>;
 
 pub(crate) struct GroupCommit<T, R> {
     waiting: Mutex<Waiting<T, R>>,
-    writer: tokio::sync::Mutex<()>,
+    writers: Semaphore,
     batches: AtomicU64,
     written: AtomicU64,
 }
 
 impl<T, R> Default for GroupCommit<T, R> {
     fn default() -> Self {
-        GroupCommit {
-            waiting: Mutex::new(Vec::new()),
-            writer: tokio::sync::Mutex::new(()),
-            batches: AtomicU64::new(0),
-            written: AtomicU64::new(0),
-        }
+        GroupCommit::new(1)
     }
+}
+
+impl<T, R> GroupCommit<T, R> {
+    /// A queue with up to `writers` batches written at once (at least one).
+    pub(crate) fn new(writers: usize) -> Self {
+        GroupCommit { waiting: Mutex::new(Vec::new()), writers: Semaphore::new(writers.max(1)), batches: AtomicU64::new(0), written: AtomicU64::new(0) }
+    }
+}
+
+fn interrupted<R>() -> Result<R> {
+    Err(Error::internal("The change could not be recorded because its write was interrupted; try again."))
 }
 
 impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
@@ -45,19 +53,22 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         Fut: Future<Output = Vec<Result<R>>> + Send + 'static,
     {
         let (answer, mut answered) = oneshot::channel();
-        self.waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((item, answer));
-        let _turn = self.writer.lock().await;
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).push((item, answer));
+        let Ok(turn) = self.writers.acquire().await else { return interrupted() };
         // A writer before us may have taken and written this item already.
-        if let Ok(result) = answered.try_recv() {
-            return result;
+        match answered.try_recv() {
+            Ok(result) => return result,
+            Err(oneshot::error::TryRecvError::Closed) => return interrupted(),
+            Err(oneshot::error::TryRecvError::Empty) => {}
         }
         let batch = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            // Another writer took this item and is writing it now.
+            drop(turn);
+            return answered.await.unwrap_or_else(|_| interrupted());
+        }
         self.batches.fetch_add(1, Ordering::Relaxed);
-        self.written
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let (items, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let written = write(items);
         let _ = tokio::spawn(async move {
@@ -67,70 +78,58 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
             }
         })
         .await;
-        answered.try_recv().unwrap_or_else(|_| {
-            Err(Error::internal(
-                "The change could not be recorded because its write was interrupted; try again.",
-            ))
-        })
+        drop(turn);
+        // This item was in that batch, or in one another writer is writing.
+        answered.await.unwrap_or_else(|_| interrupted())
     }
 
     /// Since this server started: how many transactions were written, and how many
     /// items they held.
     pub(crate) fn counts(&self) -> (u64, u64) {
-        (
-            self.batches.load(Ordering::Relaxed),
-            self.written.load(Ordering::Relaxed),
-        )
+        (self.batches.load(Ordering::Relaxed), self.written.load(Ordering::Relaxed))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
 
-    #[tokio::test]
-    async fn writes_arriving_together_share_a_batch_and_each_gets_its_own_answer() {
-        let queue: Arc<GroupCommit<u32, u32>> = Arc::default();
-        let mut tasks = Vec::new();
-        for i in 0..200u32 {
-            let queue = queue.clone();
-            tasks.push(tokio::spawn(async move {
-                queue
-                    .submit(i, |items| async move {
-                        // Slow enough that others queue up meanwhile.
-                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                        items
-                            .into_iter()
-                            .map(|i| {
-                                if i == 7 {
-                                    Err(Error::invalid("item", "seven is refused"))
-                                } else {
-                                    Ok(i * 10)
-                                }
-                            })
-                            .collect()
-                    })
-                    .await
-            }));
-        }
-        for (i, t) in tasks.into_iter().enumerate() {
-            let got = t.await.unwrap();
-            if i == 7 {
-                assert!(
-                    got.is_err(),
-                    "the seventh item's own failure reaches it alone"
-                );
-            } else {
-                assert_eq!(got.unwrap(), i as u32 * 10);
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writes_arriving_together_share_batches_each_gets_its_own_answer_and_writers_are_bounded() {
+        for writers in [1, 3] {
+            let queue: Arc<GroupCommit<u32, u32>> = Arc::new(GroupCommit::new(writers));
+            let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let mut tasks = Vec::new();
+            for i in 0..300u32 {
+                let (queue, now, most) = (queue.clone(), now.clone(), most.clone());
+                tasks.push(tokio::spawn(async move {
+                    queue
+                        .submit(i, move |items| async move {
+                            let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(at_once, Ordering::SeqCst);
+                            // Slow enough that others queue up meanwhile.
+                            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                            now.fetch_sub(1, Ordering::SeqCst);
+                            items.into_iter().map(|i| if i == 7 { Err(Error::invalid("item", "seven is refused")) } else { Ok(i * 10) }).collect()
+                        })
+                        .await
+                }));
             }
+            for (i, t) in tasks.into_iter().enumerate() {
+                let got = t.await.unwrap();
+                if i == 7 {
+                    assert!(got.is_err(), "the seventh item's own failure reaches it alone");
+                } else {
+                    assert_eq!(got.unwrap(), i as u32 * 10, "{writers} writers");
+                }
+            }
+            let (batches, written) = queue.counts();
+            assert_eq!(written, 300, "{writers} writers");
+            assert!(batches < 300, "some writes shared a batch ({batches} batches, {writers} writers)");
+            assert!(most.load(Ordering::SeqCst) <= writers, "at most {writers} batches at once");
         }
-        let (batches, written) = queue.counts();
-        assert_eq!(written, 200);
-        assert!(
-            batches < 200,
-            "some writes shared a batch ({batches} batches)"
-        );
     }
 
     #[tokio::test]

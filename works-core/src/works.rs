@@ -79,7 +79,7 @@ pub struct Works {
 
 impl Works {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::default(), checkins: Default::default(), job_writes: Arc::default(), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
+        Works { store, clock: Arc::new(SystemClock), config: CoreConfig::default(), job_signal: Arc::default(), checkins: Arc::default(), job_writes: Arc::default(), sealer: None, notifier: None, access_probe: None, agent_install: None, drive: None }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
