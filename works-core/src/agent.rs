@@ -421,47 +421,42 @@ impl Works {
                 return Err(Error::invalid(format!("reports[{i}].job_id"), "repeats a job already reported in this batch"));
             }
         }
+        // Every report ends its job in one shared statement when the job is claimed or
+        // running on this agent's node; only the others are read, to say why not.
         let now = self.now();
-        let mut answers: Vec<Option<JobReportAnswer>> = vec![None; reports.len()];
-        let mut changes = Vec::new();
-        let mut slots = Vec::new();
-        let mut denied = Vec::new();
-        for (i, r) in reports.into_iter().enumerate() {
-            let job = match self.store.get_job(&r.job_id).await? {
-                Some(j) if j.node_id == agent.node_id => j,
-                _ => {
-                    denied.push(self.draft(&agent.as_actor(), agent.org_id.clone(), "job.complete", "job", Some(&r.job_id), Outcome::Denied, "An agent reported on a job that is not its node's (or does not exist)"));
-                    answers[i] = Some(JobReportAnswer::refused(&r.job_id, Error::not_found("job", &r.job_id)));
-                    continue;
-                }
-            };
-            if !matches!(job.state, JobState::Claimed | JobState::Running) {
-                let why = format!("This job is {}; the report was not accepted.", job.state.label().to_lowercase());
-                denied.push(self.draft(&agent.as_actor(), agent.org_id.clone(), "job.complete", "job", Some(&job.id), Outcome::Rejected, why.clone()));
-                answers[i] = Some(JobReportAnswer::refused(&job.id, Error::conflict(None, why)));
+        let actor = agent.as_actor();
+        let ends: Vec<JobWrite> = reports
+            .iter()
+            .map(|r| {
+                let report = JobReport { succeeded: r.succeeded, result: r.result.clone(), output: r.output.clone(), reason: r.reason.clone() };
+                let (end, reason) = completed(Job::ended_template(&r.job_id, &agent.node_id), report, now);
+                let audit = self.draft(&actor, agent.org_id.clone(), "job.complete", "job", Some(&r.job_id), Outcome::Succeeded, reason);
+                JobWrite::End { end, audit }
+            })
+            .collect();
+        let written = self.store.write_jobs(ends).await?;
+        let mut answers = Vec::with_capacity(reports.len());
+        for (r, done) in reports.iter().zip(written) {
+            if let JobWritten::Ended(Some(job)) = done {
+                self.follow_job(&actor, &job).await;
+                answers.push(JobReportAnswer { job_id: job.id.clone(), job: Some(job), error: None });
                 continue;
             }
-            let before = job.state;
-            let (job, reason) = completed(job, JobReport { succeeded: r.succeeded, result: r.result, output: r.output, reason: r.reason }, now);
-            let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), "job.complete", "job", Some(&job.id), Outcome::Succeeded, reason);
-            slots.push(i);
-            changes.push((job, before, audit));
+            let refused = match self.store.get_job(&r.job_id).await? {
+                Some(job) if job.node_id == agent.node_id => {
+                    let why = format!("This job is {}; the report was not accepted.", job.state.label().to_lowercase());
+                    self.store.append_audit(self.draft(&actor, agent.org_id.clone(), "job.complete", "job", Some(&job.id), Outcome::Rejected, why.clone())).await?;
+                    Error::conflict(None, why)
+                }
+                _ => {
+                    let why = "An agent reported on a job that is not its node's (or does not exist)";
+                    self.store.append_audit(self.draft(&actor, agent.org_id.clone(), "job.complete", "job", Some(&r.job_id), Outcome::Denied, why)).await?;
+                    Error::not_found("job", &r.job_id)
+                }
+            };
+            answers.push(JobReportAnswer::refused(&r.job_id, refused));
         }
-        for d in denied {
-            self.store.append_audit(d).await?;
-        }
-        let jobs: Vec<Job> = changes.iter().map(|(j, _, _)| j.clone()).collect();
-        let written = if changes.is_empty() { Vec::new() } else { self.store.update_jobs(changes).await? };
-        for ((slot, job), ok) in slots.into_iter().zip(jobs).zip(written) {
-            answers[slot] = Some(if ok {
-                self.follow_job(&agent.as_actor(), &job).await;
-                JobReportAnswer { job_id: job.id.clone(), job: Some(job), error: None }
-            } else {
-                let why = "This job was changed by someone else first (cancelled or timed out); the report was not accepted.";
-                JobReportAnswer::refused(&job.id, Error::conflict(None, why))
-            });
-        }
-        Ok(answers.into_iter().flatten().collect())
+        Ok(answers)
     }
 
     /// The agent starts a claimed job.

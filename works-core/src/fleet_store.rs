@@ -114,11 +114,6 @@ pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
     /// (one audit record per job claimed or ended); the one write path of both. Answers,
     /// in order, what each did. On an error nothing is written.
     async fn write_jobs(&self, writes: Vec<JobWrite>) -> Result<Vec<JobWritten>>;
-    /// Writes several jobs as [`FleetStore::update_job`] does one, in one transaction:
-    /// each job whose stored state is still its `expected` one is written with its audit
-    /// record; the others are left alone, without a record. Answers, per change, whether
-    /// it was written.
-    async fn update_jobs(&self, changes: Vec<(Job, JobState, AuditDraft)>) -> Result<Vec<bool>>;
     async fn job_heartbeat(&self, job_id: &str, at: DateTime<Utc>) -> Result<()>;
     /// Jobs that may need recovery: claimed or running with `deadline_at <= now`, and
     /// requested, awaiting approval or queued with `expires_at <= now`. Oldest first.

@@ -1298,31 +1298,6 @@ macro_rules! store_impl {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn update_jobs(&self, changes: Vec<(Job, JobState, AuditDraft)>) -> Result<Vec<bool>> {
-                let mut tx = self.begin_write().await?;
-                let result = async {
-                    let mut written = Vec::with_capacity(changes.len());
-                    let mut drafts = Vec::new();
-                    for (job, expected, audit) in changes {
-                        let done = bind_job!(sqlx::query(sql::UPDATE_JOB), &job)
-                            .bind(expected.as_str())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(|e| write_error(e, Subject::Job { id: &job.id, node_id: &job.node_id }))?;
-                        let ok = done.rows_affected() == 1;
-                        if ok {
-                            drafts.push(audit);
-                        }
-                        written.push(ok);
-                    }
-                    Self::append_many_in(&mut tx, drafts).await?;
-                    Ok(written)
-                }
-                .await;
-                finish(tx, result).await
-            }
-
-            #[tracing::instrument(skip_all)]
             async fn job_heartbeat(&self, job_id: &str, at: DateTime<Utc>) -> Result<()> {
                 let done = sqlx::query(sql::JOB_HEARTBEAT)
                     .bind(job_id)
