@@ -84,9 +84,12 @@ impl SqliteStore {
             return Ok(SqliteStore { read: pool.clone(), write: pool });
         }
 
+        // No ping before each use: the connections are in this process, and a ping is a
+        // round trip to the connection's thread on every query.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
             .before_acquire(|conn, _| Box::pin(async move { Ok(settled(conn)) }))
             .connect_with(options.clone().journal_mode(SqliteJournalMode::Wal))
             .await
@@ -96,6 +99,7 @@ impl SqliteStore {
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
             .before_acquire(|conn, _| Box::pin(async move { Ok(settled(conn)) }))
             .connect_with(options)
             .await
@@ -149,6 +153,9 @@ fn settled(conn: &mut sqlx::SqliteConnection) -> bool {
     true
 }
 
+/// How long a PostgreSQL connection may sit idle before it is pinged at its next use.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(2);
+
 /// PostgreSQL: one pool; appends to the audit chain are serialized by an advisory lock
 /// held until the transaction ends.
 #[derive(Debug)]
@@ -171,9 +178,21 @@ impl PgStore {
         if let Err(e) = probe.close().await {
             tracing::debug!(error = %e, "closing the probe connection failed");
         }
+        // A connection in steady use is not pinged before each use (a round trip every
+        // query, a third of the cost of a small one); one that sat idle for a while is,
+        // so a database restarted while the server was quiet costs no request. Under
+        // load, a connection the restart broke fails its next query, which is answered
+        // as "the database cannot be reached" and the connection replaced.
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    Ok(meta.idle_for < PING_WHEN_IDLE_FOR || conn.ping().await.is_ok())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(open_error("PostgreSQL"))?;
