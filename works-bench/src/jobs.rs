@@ -7,7 +7,8 @@
 //!    `BEGIN IMMEDIATE; UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING; COMMIT`, then
 //!    a second transaction, over one writer connection as the server has.
 //! 2. Ours, one job at a time: `POST /api/v1/agent/jobs/claim` then
-//!    `POST /api/v1/agent/jobs/{id}/complete`, each audited.
+//!    `POST /api/v1/agent/jobs/{id}/complete`, each audited; the server writes the
+//!    claims and reports of agents calling at the same time together (group commit).
 //! 3. Ours, batched: `POST /api/v1/agent/jobs/claim-many?max=B` then
 //!    `POST /api/v1/agent/jobs/complete-many`.
 //! 4. Enqueue-to-pickup: every agent long-polls; the bench requests one job at a time
@@ -102,10 +103,11 @@ pub(crate) async fn run(o: Options) -> Result<()> {
         single.in_reports.as_secs_f64() * 1000.0 / single.done.max(1) as f64
     );
     // Where the time goes: the same calls when there is nothing to claim cost the HTTP
-    // request, the agent's authentication and an empty claim, without any audited write.
+    // request, the agent's authentication and a claim that finds nothing (a shared write
+    // transaction without an audit record).
     let idle = idle_claims(&http, &base, &creds, per_node * 2).await?;
     println!(
-        "  for comparison, a claim that finds nothing (HTTP + authentication + empty claim, no audited write): {idle:.0} calls/s at the same concurrency; one job at a time is two audited calls: {:.2}x of half that",
+        "  for comparison, a claim that finds nothing (HTTP + authentication + a claim writing no audit record): {idle:.0} calls/s at the same concurrency; one job at a time is two audited calls: {:.2}x of half that",
         single_rate / (idle / 2.0)
     );
 
