@@ -374,6 +374,22 @@ fn end_draft(audit: &AuditDraft, job: &Job) -> AuditDraft {
     d
 }
 
+/// Binds how an agent ended a job in the order of one row of `sql::END_JOB` and
+/// `sql::end_jobs`: id, node id, state, result, output, reason, finished time.
+macro_rules! bind_end {
+    ($query:expr, $end:expr) => {{
+        let e: &Job = $end;
+        $query
+            .bind(&e.id)
+            .bind(&e.node_id)
+            .bind(e.state.as_str())
+            .bind(e.result.as_ref().map(|v| v.to_string()))
+            .bind(&e.output)
+            .bind(&e.reason)
+            .bind(opt_millis(e.finished_at))
+    }};
+}
+
 /// The implementation of [`Store`] and [`FleetStore`], written once for both backends.
 /// The backend type provides `reader`, `writer`, `migrator`, `begin_write`, `lock_chain`
 /// and `CLAIM_NEXT_JOBS`.
@@ -1239,14 +1255,7 @@ macro_rules! store_impl {
                         let mut q = sqlx::query_as::<_, JobRow>(&statement);
                         for w in chunk.iter().filter_map(|&i| writes.get(i)) {
                             if let JobWrite::End { end, .. } = w {
-                                q = q
-                                    .bind(&end.id)
-                                    .bind(&end.node_id)
-                                    .bind(end.state.as_str())
-                                    .bind(end.result.as_ref().map(|v| v.to_string()))
-                                    .bind(&end.output)
-                                    .bind(&end.reason)
-                                    .bind(opt_millis(end.finished_at));
+                                q = bind_end!(q, end);
                             }
                         }
                         let rows = q.fetch_all(&mut *tx).await.map_err(|e| write_error(e, Subject::Other))?;
@@ -1279,14 +1288,7 @@ macro_rules! store_impl {
                                 done[i] = Some(JobWritten::Claimed(jobs));
                             }
                             Some(JobWrite::End { end, audit }) => {
-                                let row: Option<JobRow> = sqlx::query_as(sql::END_JOB)
-                                    .bind(&end.id)
-                                    .bind(&end.node_id)
-                                    .bind(end.state.as_str())
-                                    .bind(end.result.as_ref().map(|v| v.to_string()))
-                                    .bind(&end.output)
-                                    .bind(&end.reason)
-                                    .bind(opt_millis(end.finished_at))
+                                let row: Option<JobRow> = bind_end!(sqlx::query_as(sql::END_JOB), end)
                                     .fetch_optional(&mut *tx)
                                     .await
                                     .map_err(|e| write_error(e, Subject::Job { id: &end.id, node_id: &end.node_id }))?;
