@@ -116,7 +116,11 @@ def test_the_package_is_typed_and_documented() -> None:
         assert record.__doc__
 
 
-def test_ctrl_c_interrupts_a_call_that_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_interrupts_a_call_that_waits() -> None:
+    # Ctrl-C as an interactive interpreter takes it, whatever this process inherited: a
+    # process started in the background by a non-interactive shell starts with SIGINT
+    # ignored, and would then wait out the client's timeout instead.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     # A server that accepts connections and never answers.
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
@@ -130,6 +134,7 @@ def test_ctrl_c_interrupts_a_call_that_waits(monkeypatch: pytest.MonkeyPatch) ->
                 client.whoami()
         finally:
             timer.cancel()
+            signal.signal(signal.SIGINT, previous)
         assert time.monotonic() - started < 10
 
 
