@@ -49,6 +49,22 @@ pub struct SqliteStore {
     write: SqlitePool,
 }
 
+/// Binds how an agent ended a job in the order of one row of `sql::END_JOB` and of an
+/// end in `sql::write_jobs` (SQLite): id, node id, state, result, output, reason, finished time.
+macro_rules! bind_end {
+    ($query:expr, $end:expr) => {{
+        let e: &Job = $end;
+        $query
+            .bind(&e.id)
+            .bind(&e.node_id)
+            .bind(e.state.as_str())
+            .bind(e.result.as_ref().map(|v| v.to_string()))
+            .bind(&e.output)
+            .bind(&e.reason)
+            .bind(opt_millis(e.finished_at))
+    }};
+}
+
 impl SqliteStore {
     /// The immediate write transaction already excludes every other claimer.
     const CLAIM_NEXT_JOBS: &'static str = sql::CLAIM_NEXT_JOBS;
@@ -132,9 +148,62 @@ impl SqliteStore {
         self.write.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
     }
 
-    /// The immediate transaction already excludes every other writer.
-    async fn lock_chain(_tx: &mut Transaction<'static, Sqlite>) -> Result<()> {
+    /// The audit chain's last record. The immediate transaction already excludes every
+    /// other writer.
+    async fn lock_chain_head(tx: &mut Transaction<'static, Sqlite>) -> Result<Option<(i64, String)>> {
+        sqlx::query_as(sql::AUDIT_HEAD).fetch_optional(&mut **tx).await.map_err(db_error)
+    }
+
+    /// Audit records, many per statement (a statement per count of rows).
+    async fn insert_audit_rows(tx: &mut Transaction<'static, Sqlite>, sealed: &[AuditRecord]) -> Result<()> {
+        for chunk in sealed.chunks(sql::AUDIT_ROWS_PER_STATEMENT) {
+            let statement = sql::insert_audit(chunk.len());
+            let mut q = sqlx::query(&statement);
+            for r in chunk {
+                q = q
+                    .bind(r.seq)
+                    .bind(millis(r.at))
+                    .bind(&r.actor_id)
+                    .bind(&r.actor_name)
+                    .bind(&r.org_id)
+                    .bind(&r.action)
+                    .bind(&r.target_kind)
+                    .bind(&r.target_id)
+                    .bind(r.outcome.as_str())
+                    .bind(&r.reason)
+                    .bind(&r.prev_hash)
+                    .bind(&r.hash);
+            }
+            q.execute(&mut **tx).await.map_err(|e| write_error(e, Subject::Other))?;
+        }
         Ok(())
+    }
+
+    /// Claims of one job on distinct nodes, and ends of distinct jobs: a statement for
+    /// many claims, then one for many ends (SQLite cannot write in a `WITH` clause).
+    async fn write_shared_jobs(tx: &mut Transaction<'static, Sqlite>, claims: &[(&str, i64)], ends: &[&Job]) -> Result<SharedJobWrites> {
+        let mut written = SharedJobWrites::default();
+        for chunk in claims.chunks(sql::JOB_WRITES_PER_STATEMENT) {
+            let statement = sql::write_jobs(chunk.len(), 0);
+            let mut q = sqlx::query_as::<_, JobRow>(&statement);
+            for (node_id, at) in chunk {
+                q = q.bind(*node_id).bind(*at);
+            }
+            for job in convert(q.fetch_all(&mut **tx).await.map_err(db_error)?, JobRow::into_job)? {
+                written.claimed.insert(job.node_id.clone(), job);
+            }
+        }
+        for chunk in ends.chunks(sql::JOB_WRITES_PER_STATEMENT) {
+            let statement = sql::write_jobs(0, chunk.len());
+            let mut q = sqlx::query_as::<_, JobRow>(&statement);
+            for end in chunk {
+                q = bind_end!(q, end);
+            }
+            for job in convert(q.fetch_all(&mut **tx).await.map_err(|e| write_error(e, Subject::Other))?, JobRow::into_job)? {
+                written.ended.insert(job.id.clone(), job);
+            }
+        }
+        Ok(written)
     }
 }
 
@@ -223,15 +292,62 @@ impl PgStore {
         self.pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await.map_err(db_error)
     }
 
-    /// Waits for the chain lock. Under READ COMMITTED the next statement then sees the
-    /// record the previous holder appended.
-    async fn lock_chain(tx: &mut Transaction<'static, Postgres>) -> Result<()> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(AUDIT_CHAIN_LOCK)
+    /// Waits for the chain lock, then reads the chain's last record, in one round trip
+    /// (`audit_chain_head`, migration 0016): the read sees the record the previous holder
+    /// appended.
+    async fn lock_chain_head(tx: &mut Transaction<'static, Postgres>) -> Result<Option<(i64, String)>> {
+        sqlx::query_as(sql::LOCK_AUDIT_HEAD).bind(AUDIT_CHAIN_LOCK).fetch_optional(&mut **tx).await.map_err(db_error)
+    }
+
+    /// Audit records in one statement whatever their number, a column per array, so
+    /// that it is prepared once per connection.
+    async fn insert_audit_rows(tx: &mut Transaction<'static, Postgres>, sealed: &[AuditRecord]) -> Result<()> {
+        let column = |f: fn(&AuditRecord) -> Option<String>| sealed.iter().map(f).collect::<Vec<Option<String>>>();
+        sqlx::query(sql::INSERT_AUDIT_ARRAYS)
+            .bind(sealed.iter().map(|r| r.seq).collect::<Vec<i64>>())
+            .bind(sealed.iter().map(|r| millis(r.at)).collect::<Vec<i64>>())
+            .bind(column(|r| Some(r.actor_id.clone())))
+            .bind(column(|r| Some(r.actor_name.clone())))
+            .bind(column(|r| r.org_id.clone()))
+            .bind(column(|r| Some(r.action.clone())))
+            .bind(column(|r| Some(r.target_kind.clone())))
+            .bind(column(|r| r.target_id.clone()))
+            .bind(column(|r| Some(r.outcome.as_str().to_owned())))
+            .bind(column(|r| Some(r.reason.clone())))
+            .bind(column(|r| Some(r.prev_hash.clone())))
+            .bind(column(|r| Some(r.hash.clone())))
             .execute(&mut **tx)
             .await
-            .map(|_| ())
-            .map_err(db_error)
+            .map_err(|e| write_error(e, Subject::Other))?;
+        Ok(())
+    }
+
+    /// Claims of one job on distinct nodes and ends of distinct jobs, all in one
+    /// statement ([`sql::WRITE_JOBS_ARRAYS`]), prepared once per connection.
+    async fn write_shared_jobs(tx: &mut Transaction<'static, Postgres>, claims: &[(&str, i64)], ends: &[&Job]) -> Result<SharedJobWrites> {
+        let rows = sqlx::query(sql::WRITE_JOBS_ARRAYS)
+            .bind(claims.iter().map(|(node_id, _)| *node_id).collect::<Vec<&str>>())
+            .bind(claims.iter().map(|(_, at)| *at).collect::<Vec<i64>>())
+            .bind(ends.iter().map(|e| e.id.as_str()).collect::<Vec<&str>>())
+            .bind(ends.iter().map(|e| e.node_id.as_str()).collect::<Vec<&str>>())
+            .bind(ends.iter().map(|e| e.state.as_str()).collect::<Vec<&str>>())
+            .bind(ends.iter().map(|e| e.result.as_ref().map(|v| v.to_string())).collect::<Vec<Option<String>>>())
+            .bind(ends.iter().map(|e| e.output.clone()).collect::<Vec<Option<String>>>())
+            .bind(ends.iter().map(|e| e.reason.clone()).collect::<Vec<Option<String>>>())
+            .bind(ends.iter().map(|e| opt_millis(e.finished_at)).collect::<Vec<Option<i64>>>())
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(|e| write_error(e, Subject::Other))?;
+        let mut written = SharedJobWrites::default();
+        for row in &rows {
+            let kind: String = sqlx::Row::try_get(row, "written").map_err(db_error)?;
+            let job = <JobRow as sqlx::FromRow<_>>::from_row(row).map_err(db_error).and_then(JobRow::into_job)?;
+            match kind.as_str() {
+                "claimed" => written.claimed.insert(job.node_id.clone(), job),
+                _ => written.ended.insert(job.id.clone(), job),
+            };
+        }
+        Ok(written)
     }
 }
 
@@ -334,9 +450,9 @@ macro_rules! bind_job {
 }
 
 /// Which of `writes` can share a statement with others: single-job claims of distinct
-/// nodes, and ends of distinct jobs (only when there are two or more of a kind); the
-/// rest are written one statement each. Indexes into `writes`.
-fn shareable_job_writes(writes: &[JobWrite]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+/// nodes, and ends of distinct jobs (only when there are two or more to share one: on
+/// SQLite, of a kind); the rest are written one statement each. Indexes into `writes`.
+fn shareable_job_writes(writes: &[JobWrite], postgres: bool) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     let (mut nodes, mut jobs) = (HashSet::new(), HashSet::new());
     let (mut claims, mut ends, mut alone) = (Vec::new(), Vec::new(), Vec::new());
     for (i, w) in writes.iter().enumerate() {
@@ -346,14 +462,30 @@ fn shareable_job_writes(writes: &[JobWrite]) -> (Vec<usize>, Vec<usize>, Vec<usi
             _ => alone.push(i),
         }
     }
-    if claims.len() < 2 {
-        alone.append(&mut claims);
-    }
-    if ends.len() < 2 {
-        alone.append(&mut ends);
+    if postgres {
+        // One statement holds both kinds: sharing pays from two writes on.
+        if claims.len() + ends.len() < 2 {
+            alone.append(&mut claims);
+            alone.append(&mut ends);
+        }
+    } else {
+        if claims.len() < 2 {
+            alone.append(&mut claims);
+        }
+        if ends.len() < 2 {
+            alone.append(&mut ends);
+        }
     }
     alone.sort_unstable();
     (claims, ends, alone)
+}
+
+/// What a statement of shared claims and ends wrote: the jobs claimed by node, and
+/// the jobs ended by id.
+#[derive(Default)]
+struct SharedJobWrites {
+    claimed: HashMap<String, Job>,
+    ended: HashMap<String, Job>,
 }
 
 /// The audit records of a claim: the draft copied for each job claimed.
@@ -374,24 +506,9 @@ fn end_draft(audit: &AuditDraft, job: &Job) -> AuditDraft {
     d
 }
 
-/// Binds how an agent ended a job in the order of one row of `sql::END_JOB` and
-/// `sql::end_jobs`: id, node id, state, result, output, reason, finished time.
-macro_rules! bind_end {
-    ($query:expr, $end:expr) => {{
-        let e: &Job = $end;
-        $query
-            .bind(&e.id)
-            .bind(&e.node_id)
-            .bind(e.state.as_str())
-            .bind(e.result.as_ref().map(|v| v.to_string()))
-            .bind(&e.output)
-            .bind(&e.reason)
-            .bind(opt_millis(e.finished_at))
-    }};
-}
 
 /// The implementation of [`Store`] and [`FleetStore`], written once for both backends.
-/// The backend type provides `reader`, `writer`, `migrator`, `begin_write`, `lock_chain`
+/// The backend type provides `reader`, `writer`, `migrator`, `begin_write`, `lock_chain_head`
 /// and `CLAIM_NEXT_JOBS`.
 // After the binding macros, which they use.
 mod alerts;
@@ -419,9 +536,7 @@ macro_rules! store_impl {
                 if drafts.is_empty() {
                     return Ok(Vec::new());
                 }
-                Self::lock_chain(tx).await?;
-                let head: Option<(i64, String)> =
-                    sqlx::query_as(sql::AUDIT_HEAD).fetch_optional(&mut **tx).await.map_err(db_error)?;
+                let head = Self::lock_chain_head(tx).await?;
                 let (mut seq, mut prev_hash) = match head {
                     Some((seq, hash)) => (seq + 1, hash),
                     None => (1, GENESIS_HASH.to_owned()),
@@ -436,26 +551,7 @@ macro_rules! store_impl {
                 // Many records per statement: the chain lock is held until the commit,
                 // so every round trip saved here is one less for the next appender to
                 // wait on.
-                for chunk in sealed.chunks(sql::AUDIT_ROWS_PER_STATEMENT) {
-                    let statement = sql::insert_audit(chunk.len());
-                    let mut q = sqlx::query(&statement);
-                    for r in chunk {
-                        q = q
-                            .bind(r.seq)
-                            .bind(millis(r.at))
-                            .bind(&r.actor_id)
-                            .bind(&r.actor_name)
-                            .bind(&r.org_id)
-                            .bind(&r.action)
-                            .bind(&r.target_kind)
-                            .bind(&r.target_id)
-                            .bind(r.outcome.as_str())
-                            .bind(&r.reason)
-                            .bind(&r.prev_hash)
-                            .bind(&r.hash);
-                    }
-                    q.execute(&mut **tx).await.map_err(|e| write_error(e, Subject::Other))?;
-                }
+                Self::insert_audit_rows(tx, &sealed).await?;
                 Ok(sealed)
             }
 
@@ -1229,43 +1325,38 @@ macro_rules! store_impl {
                     let mut done: Vec<Option<JobWritten>> = vec![None; writes.len()];
                     let mut drafts: Vec<Vec<AuditDraft>> = vec![Vec::new(); writes.len()];
                     // Claims of one job on distinct nodes, and ends of distinct jobs, are
-                    // written a statement for many; the rest one statement each.
-                    let (shared_claims, shared_ends, alone) = shareable_job_writes(&writes);
-                    for chunk in shared_claims.chunks(sql::JOB_WRITES_PER_STATEMENT) {
-                        let statement = sql::claim_next_job_of_each(chunk.len(), postgres);
-                        let mut q = sqlx::query_as::<_, JobRow>(&statement);
-                        for w in chunk.iter().filter_map(|&i| writes.get(i)) {
-                            if let JobWrite::Claim { node_id, now, .. } = w {
-                                q = q.bind(node_id).bind(millis(*now));
-                            }
-                        }
-                        let rows = q.fetch_all(&mut *tx).await.map_err(db_error)?;
-                        let mut claimed: HashMap<String, Job> =
-                            convert(rows, JobRow::into_job)?.into_iter().map(|j| (j.node_id.clone(), j)).collect();
-                        for &i in chunk {
-                            if let Some(JobWrite::Claim { node_id, audit, .. }) = writes.get(i) {
-                                let jobs: Vec<Job> = claimed.remove(node_id).into_iter().collect();
-                                drafts[i] = claim_drafts(audit, &jobs);
-                                done[i] = Some(JobWritten::Claimed(jobs));
-                            }
-                        }
-                    }
-                    for chunk in shared_ends.chunks(sql::JOB_WRITES_PER_STATEMENT) {
-                        let statement = sql::end_jobs(chunk.len(), postgres);
-                        let mut q = sqlx::query_as::<_, JobRow>(&statement);
-                        for w in chunk.iter().filter_map(|&i| writes.get(i)) {
-                            if let JobWrite::End { end, .. } = w {
-                                q = bind_end!(q, end);
-                            }
-                        }
-                        let rows = q.fetch_all(&mut *tx).await.map_err(|e| write_error(e, Subject::Other))?;
-                        let mut ended: HashMap<String, Job> =
-                            convert(rows, JobRow::into_job)?.into_iter().map(|j| (j.id.clone(), j)).collect();
-                        for &i in chunk {
-                            if let Some(JobWrite::End { end, audit }) = writes.get(i) {
-                                let job = ended.remove(&end.id);
-                                drafts[i] = job.iter().map(|j| end_draft(audit, j)).collect();
-                                done[i] = Some(JobWritten::Ended(job));
+                    // written a statement for many (PostgreSQL: claims and ends together);
+                    // the rest one statement each.
+                    let (shared_claims, shared_ends, alone) = shareable_job_writes(&writes, postgres);
+                    let claims: Vec<(&str, i64)> = shared_claims
+                        .iter()
+                        .filter_map(|&i| match writes.get(i) {
+                            Some(JobWrite::Claim { node_id, now, .. }) => Some((node_id.as_str(), millis(*now))),
+                            _ => None,
+                        })
+                        .collect();
+                    let ends: Vec<&Job> = shared_ends
+                        .iter()
+                        .filter_map(|&i| match writes.get(i) {
+                            Some(JobWrite::End { end, .. }) => Some(end),
+                            _ => None,
+                        })
+                        .collect();
+                    if !claims.is_empty() || !ends.is_empty() {
+                        let mut written = Self::write_shared_jobs(&mut tx, &claims, &ends).await?;
+                        for &i in shared_claims.iter().chain(&shared_ends) {
+                            match writes.get(i) {
+                                Some(JobWrite::Claim { node_id, audit, .. }) => {
+                                    let jobs: Vec<Job> = written.claimed.remove(node_id).into_iter().collect();
+                                    drafts[i] = claim_drafts(audit, &jobs);
+                                    done[i] = Some(JobWritten::Claimed(jobs));
+                                }
+                                Some(JobWrite::End { end, audit }) => {
+                                    let job = written.ended.remove(&end.id);
+                                    drafts[i] = job.iter().map(|j| end_draft(audit, j)).collect();
+                                    done[i] = Some(JobWritten::Ended(job));
+                                }
+                                None => {}
                             }
                         }
                     }

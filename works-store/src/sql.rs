@@ -132,6 +132,9 @@ pub const COUNT_LOGIN_FAILURES: &str = "SELECT COUNT(*) FROM login_failures WHER
 
 pub const AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 
+/// PostgreSQL: waits for the chain lock `$1`, then reads the chain's last record.
+pub const LOCK_AUDIT_HEAD: &str = "SELECT head_seq, head_hash FROM audit_chain_head($1)";
+
 /// `rows` audit records in one statement, twelve parameters each in the order of the
 /// columns.
 pub fn insert_audit(rows: usize) -> String {
@@ -145,6 +148,15 @@ pub fn insert_audit(rows: usize) -> String {
 }
 
 const AUDIT_PARAMS: usize = 12;
+
+/// PostgreSQL: audit records given as one array per column, in the order of the
+/// columns, in one statement whatever their number.
+pub const INSERT_AUDIT_ARRAYS: &str = concat!(
+    "INSERT INTO audit_log (",
+    audit_columns!(),
+    ") SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])"
+);
 
 /// The most audit records [`insert_audit`] writes in one statement.
 pub const AUDIT_ROWS_PER_STATEMENT: usize = 100;
@@ -300,59 +312,87 @@ pub const CLAIM_NEXT_JOBS: &str = claim_next_jobs!("IN (", next_queued_jobs!(), 
 /// re-run with `SKIP LOCKED` would claim more than `$3` jobs.
 pub const CLAIM_NEXT_JOBS_LOCKED: &str = claim_next_jobs!("= ANY(ARRAY(", concat!(next_queued_jobs!(), " FOR UPDATE SKIP LOCKED"), "))");
 
-/// Claims the oldest queued job of each of `rows` distinct nodes in one statement (two
+/// How a shared claim sets a job; `p.claim_at` is the claim time (unix ms).
+macro_rules! claim_set {
+    () => {
+        "state = 'claimed', attempts = attempts + 1, claimed_at = p.claim_at, heartbeat_at = p.claim_at, \
+         deadline_at = p.claim_at + timeout_secs * 1000, reason = NULL, updated_at = p.claim_at"
+    };
+}
+
+/// How a shared end sets a job, and which job it may end: `e` holds the end.
+macro_rules! end_set_where {
+    () => {
+        "state = e.end_state, result = e.end_result, output = e.end_output, reason = e.end_reason, \
+         finished_at = e.end_at, updated_at = e.end_at FROM e \
+         WHERE jobs.id = e.end_id AND jobs.node_id = e.end_node AND jobs.state IN ('claimed', 'running')"
+    };
+}
+
+/// SQLite: claims the oldest queued job of each of `claims` distinct nodes (two
 /// parameters each: node id, claim time in unix ms), as [`CLAIM_NEXT_JOBS`] claims one;
-/// PostgreSQL passes over rows other claimers hold. Answers the jobs claimed.
-pub fn claim_next_job_of_each(rows: usize, postgres: bool) -> String {
-    let (text, big) = if postgres { ("::text", "::bigint") } else { ("", "") };
-    let values: Vec<String> = (0..rows).map(|r| format!("(${}{text}, ${}{big})", r * 2 + 1, r * 2 + 2)).collect();
-    let set = "state = 'claimed', attempts = attempts + 1, claimed_at = p.claim_at, heartbeat_at = p.claim_at, \
-               deadline_at = p.claim_at + timeout_secs * 1000, reason = NULL, updated_at = p.claim_at";
-    if postgres {
+/// or ends `ends` distinct jobs (seven parameters each: id, node id, state, result,
+/// output, reason, finished time), each as [`END_JOB`] ends one. One of the two counts is
+/// zero: SQLite cannot write in a `WITH` clause. Answers the jobs written.
+pub fn write_jobs(claims: usize, ends: usize) -> String {
+    if claims > 0 {
+        let values: Vec<String> = (0..claims).map(|r| format!("(${}, ${})", r * 2 + 1, r * 2 + 2)).collect();
         format!(
-            "WITH v (claim_node, claim_at) AS (VALUES {}), \
-             p AS MATERIALIZED (SELECT q.picked_id, v.claim_at FROM v CROSS JOIN LATERAL \
-             (SELECT id AS picked_id FROM jobs WHERE jobs.node_id = v.claim_node AND jobs.state = 'queued' \
-             ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) q) \
-             UPDATE jobs SET {set} FROM p WHERE jobs.id = p.picked_id AND jobs.state = 'queued' RETURNING {}",
-            values.join(", "),
-            JOB_COLUMNS
+            concat!(
+                "WITH p (claim_node, claim_at) AS (VALUES {}) UPDATE jobs SET ",
+                claim_set!(),
+                " FROM p WHERE jobs.state = 'queued' AND jobs.id = \
+                 (SELECT q.id FROM jobs q WHERE q.node_id = p.claim_node AND q.state = 'queued' ORDER BY q.created_at, q.id LIMIT 1) \
+                 RETURNING ",
+                job_columns!()
+            ),
+            values.join(", ")
         )
     } else {
+        let values: Vec<String> = (0..ends)
+            .map(|r| {
+                let p: Vec<String> = (1..=7).map(|c| format!("${}", r * 7 + c)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
         format!(
-            "WITH p (claim_node, claim_at) AS (VALUES {}) \
-             UPDATE jobs SET {set} FROM p WHERE jobs.state = 'queued' AND jobs.id = \
-             (SELECT q.id FROM jobs q WHERE q.node_id = p.claim_node AND q.state = 'queued' ORDER BY q.created_at, q.id LIMIT 1) \
-             RETURNING {}",
-            values.join(", "),
-            JOB_COLUMNS
+            concat!(
+                "WITH e (end_id, end_node, end_state, end_result, end_output, end_reason, end_at) AS (VALUES {}) UPDATE jobs SET ",
+                end_set_where!(),
+                " RETURNING ",
+                job_columns!()
+            ),
+            values.join(", ")
         )
     }
 }
 
-/// Ends `rows` distinct jobs in one statement, each as [`END_JOB`] ends one (seven
-/// parameters each: id, node id, state, result, output, reason, finished time).
-/// Answers the jobs ended.
-pub fn end_jobs(rows: usize, postgres: bool) -> String {
-    let (text, big) = if postgres { ("::text", "::bigint") } else { ("", "") };
-    let values: Vec<String> = (0..rows)
-        .map(|r| {
-            let p: Vec<String> = (1..=7).map(|c| format!("${}{}", r * 7 + c, if c == 7 { big } else { text })).collect();
-            format!("({})", p.join(", "))
-        })
-        .collect();
-    format!(
-        "WITH e (end_id, end_node, end_state, end_result, end_output, end_reason, end_at) AS (VALUES {}) \
-         UPDATE jobs SET state = e.end_state, result = e.end_result, output = e.end_output, reason = e.end_reason, \
-         finished_at = e.end_at, updated_at = e.end_at FROM e \
-         WHERE jobs.id = e.end_id AND jobs.node_id = e.end_node AND jobs.state IN ('claimed', 'running') RETURNING {}",
-        values.join(", "),
-        JOB_COLUMNS
-    )
-}
+/// PostgreSQL: claims the oldest queued job of each node of `$1` (claim times `$2`,
+/// unix ms), passing over rows other claimers hold, as [`CLAIM_NEXT_JOBS_LOCKED`] claims
+/// one; and ends the jobs of `$3` (nodes `$4`, states `$5`, results `$6`, outputs `$7`,
+/// reasons `$8`, finished times `$9`), each as [`END_JOB`] ends one. Arrays, so that one
+/// statement, prepared once per connection, writes any number. A claim takes a queued
+/// job and an end a claimed or running one, so the two never write the same row.
+/// Answers every job written, its column `written` saying `claimed` or `ended`.
+pub const WRITE_JOBS_ARRAYS: &str = concat!(
+    "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS v (claim_node, claim_at)), \
+     p AS MATERIALIZED (SELECT q.picked_id, v.claim_at FROM v CROSS JOIN LATERAL \
+     (SELECT id AS picked_id FROM jobs WHERE jobs.node_id = v.claim_node AND jobs.state = 'queued' \
+     ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) q), \
+     c AS (UPDATE jobs SET ",
+    claim_set!(),
+    " FROM p WHERE jobs.id = p.picked_id AND jobs.state = 'queued' RETURNING ",
+    job_columns!(),
+    "), e AS (SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[]) \
+     AS e (end_id, end_node, end_state, end_result, end_output, end_reason, end_at)), \
+     d AS (UPDATE jobs SET ",
+    end_set_where!(),
+    " RETURNING ",
+    job_columns!(),
+    ") SELECT 'claimed' AS written, * FROM c UNION ALL SELECT 'ended' AS written, * FROM d"
+);
 
-/// The most claims or ends [`claim_next_job_of_each`] and [`end_jobs`] write in one
-/// statement.
+/// The most claims, or ends, [`write_jobs`] writes in one statement.
 pub const JOB_WRITES_PER_STATEMENT: usize = 200;
 
 /// Ends job `$1` of node `$2` if it is claimed or running: state `$3`, result `$4`,
