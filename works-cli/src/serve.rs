@@ -158,34 +158,42 @@ fn monitor_holder() -> String {
 }
 
 /// What a server does for the others sharing its database: relays announcements of
-/// work queued through them to the agents long-polling this server, and at shutdown
-/// gives up the recovery lease so that another server takes the periodic work over
-/// at once. (The periodic work itself runs in the recovery monitor, on the lease holder.)
+/// work queued through them to the agents long-polling this server, looks for queued
+/// work on behalf of every waiting agent (work queued by another process, or an
+/// announcement lost), and at shutdown gives up the recovery lease so that another
+/// server takes the periodic work over at once. (The periodic work itself runs in the
+/// recovery monitor, on the lease holder.)
 struct ClusterWork {
     works: works_core::Works,
-    stop: tokio::sync::oneshot::Sender<()>,
-    relay: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl ClusterWork {
     fn start(works: &works_core::Works) -> ClusterWork {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let relay = {
-            let works = works.clone();
-            tokio::spawn(async move {
-                works
-                    .relay_work_announcements(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-            })
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
         };
-        ClusterWork { works: works.clone(), stop, relay }
+        let relay = {
+            let (works, stopped) = (works.clone(), until_stopped.clone());
+            tokio::spawn(async move { works.relay_work_announcements(stopped()).await })
+        };
+        let sweep = {
+            let works = works.clone();
+            tokio::spawn(async move { works.sweep_queued_work(until_stopped()).await })
+        };
+        ClusterWork { works: works.clone(), stop, tasks: vec![relay, sweep] }
     }
 
     async fn stop(self, holder: &str) {
-        let _ = self.stop.send(());
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.relay).await;
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        }
         match self.works.step_down(holder).await {
             Ok(true) => tracing::info!("gave up the recovery lease; another server takes the periodic work over"),
             Ok(false) => {}

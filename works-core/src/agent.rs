@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::access;
 use crate::actor::{Actor, Via};
 use crate::audit::{AuditDraft, Outcome};
+use crate::cluster::CLAIM_POLL;
 use crate::error::{Error, Result};
 use crate::fleet_store::{JobWrite, JobWritten};
 use crate::jobs::{clean_output, Job, JobState};
@@ -25,9 +26,6 @@ pub const ENROLLMENT_TTL_MINUTES: i64 = 30;
 pub const MAX_CLAIM_WAIT_SECS: u64 = 30;
 /// Most jobs claimed, or reports accepted, in one batch.
 pub const MAX_CLAIM_BATCH: u32 = 100;
-/// How often a waiting claim looks for work by itself, in case an announcement of work
-/// queued on another server was lost.
-const CLAIM_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// Most containers accepted in one inventory.
 pub const MAX_CONTAINERS: usize = 2000;
 
@@ -363,9 +361,23 @@ impl Works {
     /// agent's own node in one transaction, each claim audited, waiting up to `wait` for
     /// work to arrive (long poll). Empty when none came.
     pub async fn agent_claim_many(&self, agent: &AgentIdentity, max: u32, wait: std::time::Duration) -> Result<Vec<Job>> {
+        self.agent_claim_until(agent, max, wait, std::future::pending()).await
+    }
+
+    /// As [`Works::agent_claim_many`], with a wait that ends early, answering no work,
+    /// when `stop` resolves (the server is stopping). Only the wait ends early: a claim
+    /// being written is finished, never abandoned half-way.
+    pub async fn agent_claim_until(
+        &self,
+        agent: &AgentIdentity,
+        max: u32,
+        wait: std::time::Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Vec<Job>> {
         if max == 0 || max > MAX_CLAIM_BATCH {
             return Err(Error::invalid("max", format!("must be between 1 and {MAX_CLAIM_BATCH}")));
         }
+        tokio::pin!(stop);
         let wait = wait.min(std::time::Duration::from_secs(MAX_CLAIM_WAIT_SECS));
         let until = tokio::time::Instant::now() + wait;
         // Registered before the first look, so work queued between a look that found
@@ -381,7 +393,11 @@ impl Works {
             let woken = waiter.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            if !look_first || self.store.has_queued_job(&agent.node_id).await? {
+            let worth_a_claim = !look_first || {
+                self.job_signal.count_look();
+                self.store.has_queued_job(&agent.node_id).await?
+            };
+            if worth_a_claim {
                 let now = self.now();
                 let who = if max == 1 { "the job" } else { "the job in a batch" };
                 let audit = self.draft(&agent.as_actor(), agent.org_id.clone(), "job.claim", "job", None, Outcome::Succeeded, format!("The agent of {} picked up {who}", agent.node_name));
@@ -398,9 +414,19 @@ impl Works {
                 return Ok(Vec::new());
             }
             // Woken at once by work queued for this node on this server (or announced by
-            // another); polled now and then in case an announcement was lost.
-            let nap = left.min(CLAIM_POLL);
-            look_first = tokio::time::timeout(nap, woken).await.is_err();
+            // another). In case an announcement was lost, the server's sweep looks for
+            // every waiting claim; without one, the claim looks by itself now and then.
+            let swept = self.job_signal.swept();
+            let nap = if swept { left } else { left.min(CLAIM_POLL) };
+            tokio::select! {
+                _ = &mut stop => return Ok(Vec::new()),
+                r = tokio::time::timeout(nap, woken) => match r {
+                    Ok(()) => look_first = false,
+                    // The whole wait passed with nothing for this node.
+                    Err(_) if swept => return Ok(Vec::new()),
+                    Err(_) => look_first = true,
+                },
+            }
         }
     }
 

@@ -6,11 +6,15 @@
 //! when its job is queued through another. The store announces every job that becomes
 //! queued (on PostgreSQL with `NOTIFY`, sent when the transaction commits); each server
 //! listens and wakes its waiting agents at once. Announcements missed while the listener
-//! reconnects are covered by the claim's own short poll, so a lost announcement delays
-//! a job by at most that poll, never loses it. SQLite serves one server only and has no
-//! announcements: the server's in-process signal is enough there.
+//! reconnects are covered by the server's sweep, one read every half second for all of
+//! its waiting claims (or, where no sweep runs, by each claim's own short poll), so a
+//! lost announcement delays a job by at most that, never loses it. SQLite serves one
+//! server and has no announcements: the server's in-process signal wakes its claims,
+//! and the sweep catches work queued by another process on the same file (the `works`
+//! command, say).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -50,6 +54,11 @@ pub trait ClusterStore: Send + Sync {
 #[derive(Debug, Default)]
 pub struct JobSignal {
     nodes: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
+    /// How many sweeps ([`Works::sweep_queued_work`]) are running: while one is, a
+    /// waiting claim does not look for work by itself every [`CLAIM_POLL`].
+    sweeps: AtomicUsize,
+    /// How many times a claim looked for work of its node with a read (diagnostics).
+    looks: AtomicU64,
 }
 
 /// One waiting claim's hold on its node's wake-up; the entry goes when the last holder
@@ -93,7 +102,39 @@ impl JobSignal {
     pub fn waiting_nodes(&self) -> usize {
         self.lock().len()
     }
+
+    /// Whether a sweep looks for queued work on behalf of every waiting claim.
+    pub(crate) fn swept(&self) -> bool {
+        self.sweeps.load(Ordering::SeqCst) > 0
+    }
+
+    pub(crate) fn count_look(&self) {
+        self.looks.fetch_add(1, Ordering::Relaxed);
+    }
 }
+
+/// Counts a running sweep while it lives.
+struct Sweeping<'a>(&'a JobSignal);
+
+impl<'a> Sweeping<'a> {
+    fn start(signal: &'a JobSignal) -> Self {
+        signal.sweeps.fetch_add(1, Ordering::SeqCst);
+        Sweeping(signal)
+    }
+}
+
+impl Drop for Sweeping<'_> {
+    fn drop(&mut self) {
+        self.0.sweeps.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How often a waiting claim looks for work by itself when no sweep runs, and how often
+/// a sweep looks for every waiting claim: the most a lost announcement delays a job.
+pub(crate) const CLAIM_POLL: StdDuration = StdDuration::from_millis(500);
+
+/// The most nodes with queued work one sweep reads.
+const SWEEP_NODES_MAX: u32 = 10_000;
 
 impl JobWaiter<'_> {
     /// A wake-up of this node; enable it (`Notified::enable`) before looking for work,
@@ -166,6 +207,52 @@ impl Works {
                 }
             }
         }
+    }
+
+    /// Looks for queued work on behalf of every claim waiting on this server, every
+    /// [`CLAIM_POLL`], until `stop` resolves, and wakes the claims of the nodes that have
+    /// some: one read per server instead of one per waiting claim, which at thousands of
+    /// long polls would be thousands of reads a second. It catches work queued by
+    /// another process on the same SQLite file, and announcements lost while the
+    /// PostgreSQL listener reconnected. While it runs, waiting claims do not look by
+    /// themselves.
+    pub async fn sweep_queued_work(&self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut sweeping = Some(Sweeping::start(&self.job_signal));
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(CLAIM_POLL) => {}
+            }
+            if self.job_signal.waiting_nodes() == 0 {
+                continue;
+            }
+            match self.store.nodes_with_queued_jobs(SWEEP_NODES_MAX).await {
+                Ok(nodes) => {
+                    if sweeping.is_none() {
+                        tracing::info!("looking for queued work for the waiting agents again");
+                        sweeping = Some(Sweeping::start(&self.job_signal));
+                    }
+                    for node_id in nodes {
+                        self.job_signal.notify_node(&node_id);
+                    }
+                }
+                Err(e) => {
+                    if sweeping.take().is_some() {
+                        tracing::warn!(error = %e, "cannot look for queued work for the waiting agents; each looks by itself until this works again");
+                        // Woken, each waiting claim tries its claim once and then
+                        // looks by itself.
+                        self.job_signal.notify_waiters();
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many times, since this server started, a claim looked for its node's work
+    /// with a read (diagnostics: with a sweep running, an idle long poll looks once).
+    pub fn claim_looks(&self) -> u64 {
+        self.job_signal.looks.load(Ordering::Relaxed)
     }
 
     /// Gives up the recovery lease held by `holder` (at shutdown), so that another

@@ -101,6 +101,9 @@ pub trait FleetStore: crate::instances::InstanceStore + Send + Sync + 'static {
     /// Whether the node has a queued job, read without taking any write lock (for long
     /// polls that look before they claim).
     async fn has_queued_job(&self, node_id: &str) -> Result<bool>;
+    /// Up to `limit` nodes that have a queued job, read without taking any write lock
+    /// (to wake the long polls of those nodes' agents; see `Works::sweep_queued_work`).
+    async fn nodes_with_queued_jobs(&self, limit: u32) -> Result<Vec<String>>;
     /// Claims up to `max` of the node's oldest queued jobs as [`FleetStore::claim_job`]
     /// does one, in one transaction, with one audit record per job (the draft copied,
     /// its `target_id` set to each job's id). Oldest first; empty when nothing is queued.

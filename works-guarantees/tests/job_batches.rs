@@ -160,6 +160,63 @@ async fn an_announcement_of_queued_work_names_its_node_so_only_that_nodes_claims
     }
 }
 
+/// Work queued through another server (or another process on the same SQLite file),
+/// whose announcement never reaches this server: the server's sweep finds it and wakes
+/// the waiting claim of that node. While the sweep runs, an idle long poll looks for
+/// work once, not every half second; without it, the claim looks by itself. A server
+/// that is stopping ends the wait at once.
+#[tokio::test]
+async fn a_sweep_wakes_claims_for_work_queued_elsewhere_and_idle_long_polls_look_once() {
+    use std::time::{Duration, Instant};
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let admin = w.msp_admin.actor.clone();
+        let mine = node(&w, "acme-web-01", &w.org_a.id).await;
+        let quiet = node(&w, "acme-web-02", &w.org_a.id).await;
+        let agent = enrolled(&w.works, &admin, &mine).await;
+        let quiet_agent = enrolled(&w.works, &admin, &quiet).await;
+        // This server: its own connections and its own wake-ups, relaying no announcements.
+        let here = Works::new(works_store::open(&backend.url).await.expect("a second store on the same database"));
+        let (stop_sweep, sweep_stopped) = tokio::sync::oneshot::channel::<()>();
+        let sweep = {
+            let here = here.clone();
+            tokio::spawn(async move {
+                here.sweep_queued_work(async {
+                    let _ = sweep_stopped.await;
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        let looks = here.claim_looks();
+        let idle = here.agent_claim_many(&quiet_agent, 1, Duration::from_secs(2)).await.unwrap();
+        assert!(idle.is_empty(), "[{}] nothing was queued for that node", backend.name);
+        assert_eq!(here.claim_looks() - looks, 1, "[{}] with the sweep running, an idle long poll looks once", backend.name);
+
+        let waiting = {
+            let (here, agent) = (here.clone(), agent.clone());
+            tokio::spawn(async move { here.agent_claim_many(&agent, 10, Duration::from_secs(20)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let job = health_checks(&w, &mine, 1).await;
+        let got = tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("the sweep did not wake the claim").unwrap().unwrap();
+        assert_eq!(got.iter().map(|j| j.id.clone()).collect::<Vec<_>>(), job, "[{}]", backend.name);
+
+        let _ = stop_sweep.send(());
+        sweep.await.unwrap();
+        let looks = here.claim_looks();
+        let idle = here.agent_claim_many(&quiet_agent, 1, Duration::from_millis(1200)).await.unwrap();
+        assert!(idle.is_empty());
+        assert!(here.claim_looks() - looks >= 2, "[{}] without a sweep, a waiting claim looks by itself", backend.name);
+
+        let started = Instant::now();
+        let stopped = here.agent_claim_until(&quiet_agent, 1, Duration::from_secs(20), tokio::time::sleep(Duration::from_millis(100))).await.unwrap();
+        assert!(stopped.is_empty());
+        assert!(started.elapsed() < Duration::from_secs(10), "[{}] a stopping server ends the wait at once", backend.name);
+    }
+}
+
 /// Many agents claiming and reporting one job at a time, all at once: their writes share
 /// transactions (group commit), yet each job is claimed once, by its own node's agent,
 /// and ended once, each step with its own audit record in an intact chain. A report on

@@ -29,14 +29,24 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 pub const CHECKIN_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Set when the process stops serving: claims still waiting for work answer "no work"
-/// at the end of their current slice instead of holding the shutdown up.
+/// at once instead of holding the shutdown up.
 static STOPPING: AtomicBool = AtomicBool::new(false);
-/// The longest a claim waits before checking whether the server is stopping.
-const CLAIM_SLICE: Duration = Duration::from_secs(1);
+static STOPPED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// Ends the long polls of agents waiting for work (the server is stopping).
 pub(crate) fn end_long_polls() {
     STOPPING.store(true, Ordering::SeqCst);
+    STOPPED.notify_waiters();
+}
+
+/// Resolves when the server stops serving (at once if it already has).
+async fn stopping() {
+    let stopped = STOPPED.notified();
+    tokio::pin!(stopped);
+    stopped.as_mut().enable();
+    if !STOPPING.load(Ordering::SeqCst) {
+        stopped.await;
+    }
 }
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -214,18 +224,11 @@ pub(crate) async fn agent_claim(
     AgentCaller(agent): AgentCaller,
     Query(q): Query<ClaimQuery>,
 ) -> Result<Response, ApiError> {
-    // The wait goes in slices so that a stopping server answers within a second; each
-    // slice is a whole claim, never abandoned half-way.
-    let wait = q.wait_secs.unwrap_or(0).min(works_core::agent::MAX_CLAIM_WAIT_SECS);
-    let until = tokio::time::Instant::now() + Duration::from_secs(wait);
-    loop {
-        let left = until.saturating_duration_since(tokio::time::Instant::now());
-        if let Some(job) = s.works.agent_claim(&agent, left.min(CLAIM_SLICE)).await? {
-            return Ok(Json(job).into_response());
-        }
-        if left <= CLAIM_SLICE || STOPPING.load(Ordering::SeqCst) {
-            return Ok(StatusCode::NO_CONTENT.into_response());
-        }
+    // A stopping server ends the wait at once; a claim being written is finished first.
+    let wait = Duration::from_secs(q.wait_secs.unwrap_or(0));
+    match s.works.agent_claim_until(&agent, 1, wait, stopping()).await?.into_iter().next() {
+        Some(job) => Ok(Json(job).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
 
@@ -242,16 +245,8 @@ pub(crate) async fn agent_claim_many(
     AgentCaller(agent): AgentCaller,
     Query(q): Query<ClaimManyQuery>,
 ) -> ApiResult<ClaimedJobs> {
-    let max = q.max.unwrap_or(10);
-    let wait = q.wait_secs.unwrap_or(0).min(works_core::agent::MAX_CLAIM_WAIT_SECS);
-    let until = tokio::time::Instant::now() + Duration::from_secs(wait);
-    loop {
-        let left = until.saturating_duration_since(tokio::time::Instant::now());
-        let jobs = s.works.agent_claim_many(&agent, max, left.min(CLAIM_SLICE)).await?;
-        if !jobs.is_empty() || left <= CLAIM_SLICE || STOPPING.load(Ordering::SeqCst) {
-            return Ok(Json(ClaimedJobs { jobs }));
-        }
-    }
+    let wait = Duration::from_secs(q.wait_secs.unwrap_or(0));
+    Ok(Json(ClaimedJobs { jobs: s.works.agent_claim_until(&agent, q.max.unwrap_or(10), wait, stopping()).await? }))
 }
 
 /// Reports how several jobs ended, in one go. Each report stands alone: one about a

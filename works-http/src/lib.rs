@@ -118,7 +118,7 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes the requests
-/// in flight (agents waiting for work are answered "no work" within a second).
+/// in flight (agents waiting for work are answered "no work" at once).
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     router: Router,

@@ -1410,6 +1410,15 @@ macro_rules! store_impl {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn nodes_with_queued_jobs(&self, limit: u32) -> Result<Vec<String>> {
+                sqlx::query_scalar(sql::NODES_WITH_QUEUED_JOBS)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_error)
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn job_heartbeat(&self, job_id: &str, at: DateTime<Utc>) -> Result<()> {
                 let done = sqlx::query(sql::JOB_HEARTBEAT)
                     .bind(job_id)

@@ -277,6 +277,10 @@ pub const GET_JOB_STATE: &str = "SELECT state FROM jobs WHERE id = $1";
 /// Whether node `$1` has a queued job, read without a lock.
 pub const NEXT_QUEUED_JOB: &str = next_queued_job!();
 
+/// Up to `$1` nodes that have a queued job (few rows: queued jobs are claimed as soon as
+/// an agent asks; found through an index that leads with `state`).
+pub const NODES_WITH_QUEUED_JOBS: &str = "SELECT DISTINCT node_id FROM jobs WHERE state = 'queued' LIMIT $1";
+
 
 /// Claims node `$1`'s picked queued jobs at `$2` (unix ms) in one statement; the pick is
 /// [`next_queued_jobs`] (SQLite, inside its writer transaction) or that with a row lock

@@ -1747,3 +1747,43 @@ async fn write_jobs_answers_each_write_as_its_own_claim_or_end_would() {
         assert!(verify_chain(&all).intact, "[{n}] the chain is intact");
     }
 }
+
+/// The nodes with queued work, each once, and only those: a node whose jobs are all
+/// claimed, finished or waiting for approval is not named; the limit is kept.
+#[tokio::test]
+async fn nodes_with_queued_jobs_names_each_node_with_queued_work_once() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        let (acme, globex) = fleet(s).await;
+        let busy = node(1, "busy", Some(&acme.id));
+        let theirs = node(2, "theirs", Some(&globex.id));
+        let done = node(3, "done", Some(&acme.id));
+        let waiting = node(4, "waiting", Some(&acme.id));
+        for x in [&busy, &theirs, &done, &waiting] {
+            s.insert_node(x, draft("node.create", x.org_id.as_deref())).await.expect("node");
+        }
+        let jobs = [
+            job(1, &busy, JobKind::HealthCheck, JobState::Queued, 1),
+            job(2, &busy, JobKind::HealthCheck, JobState::Queued, 2),
+            job(3, &theirs, JobKind::HealthCheck, JobState::Queued, 3),
+            job(4, &done, JobKind::HealthCheck, JobState::Succeeded, 4),
+            job(5, &done, JobKind::HealthCheck, JobState::Claimed, 5),
+            job(6, &waiting, JobKind::HealthCheck, JobState::AwaitingApproval, 6),
+        ];
+        for j in &jobs {
+            s.insert_job(j, draft("job.request", j.org_id.as_deref())).await.expect("job");
+        }
+        let mut named = s.nodes_with_queued_jobs(100).await.expect("read");
+        named.sort();
+        let mut expected = vec![busy.id.clone(), theirs.id.clone()];
+        expected.sort();
+        assert_eq!(named, expected, "[{n}]");
+        assert_eq!(s.nodes_with_queued_jobs(1).await.expect("read").len(), 1, "[{n}] the limit is kept");
+        // Claimed, the busy node's first job leaves its second still queued.
+        s.claim_job(&busy.id, t(10), draft("job.claim", Some(&acme.id))).await.expect("claim");
+        assert!(s.nodes_with_queued_jobs(100).await.expect("read").contains(&busy.id), "[{n}]");
+        s.claim_job(&busy.id, t(11), draft("job.claim", Some(&acme.id))).await.expect("claim");
+        assert_eq!(s.nodes_with_queued_jobs(100).await.expect("read"), vec![theirs.id.clone()], "[{n}]");
+    }
+}
