@@ -166,7 +166,7 @@ async fn measure(label: &str, bin: &Path, prefix: &[String], state: &Path, secon
 }
 
 /// A field of /proc/PID/status, in kB.
-fn status_kb(pid: u32, field: &str) -> Result<u64> {
+pub(crate) fn status_kb(pid: u32, field: &str) -> Result<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     s.lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok())
@@ -174,7 +174,7 @@ fn status_kb(pid: u32, field: &str) -> Result<u64> {
 }
 
 /// utime + stime of the process, in clock ticks.
-fn cpu_ticks(pid: u32) -> Result<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> Result<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The fields after the command name (which may hold spaces) start after ") ".
     let rest = s.rsplit_once(") ").map(|(_, r)| r).ok_or_else(|| anyhow!("unreadable /proc/{pid}/stat"))?;
@@ -184,7 +184,7 @@ fn cpu_ticks(pid: u32) -> Result<u64> {
     Ok(get(11)? + get(12)?)
 }
 
-async fn clock_ticks() -> f64 {
+pub(crate) async fn clock_ticks() -> f64 {
     let out = tokio::process::Command::new("getconf").arg("CLK_TCK").output().await.ok();
     out.and_then(|o| String::from_utf8(o.stdout).ok()).and_then(|s| s.trim().parse().ok()).unwrap_or(100.0)
 }

@@ -416,7 +416,7 @@ async fn any_pool(url: &str) -> Result<AnyPool> {
 
 /// Writes `agents` enrolled nodes (in organizations of 1,000) straight into the
 /// database, as enrollment leaves them, and answers their agent credentials.
-async fn seed_fleet(url: &str, agents: usize) -> Result<Vec<String>> {
+pub(crate) async fn seed_fleet(url: &str, agents: usize) -> Result<Vec<String>> {
     let store = works_store::open(url).await.map_err(|e| anyhow!("{e}"))?;
     let works = Works::new(store);
     works.bootstrap(Some("benchmark-admin-password".into())).await.map_err(|e| anyhow!("{e}"))?;

@@ -19,6 +19,7 @@
 mod checkins;
 mod map;
 mod jobs;
+mod long_polls;
 mod workflow_steps;
 mod agent_footprint;
 
@@ -98,6 +99,23 @@ enum Bench {
         #[arg(long)]
         works_bin: Option<PathBuf>,
     },
+    /// Agents holding long polls with no work: the server's CPU, memory per poll, and
+    /// database reads.
+    LongPolls {
+        /// How many agents, each holding one long poll (1 to 15,000; each is a
+        /// connection, so the open-files limit must allow twice as many).
+        #[arg(long, default_value_t = 2000)]
+        agents: usize,
+        /// How long to watch the server once every poll is held.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// A PostgreSQL admin URL (a fresh database is created in it); SQLite in a temporary folder when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// The `works` binary to start; defaults to the one beside this benchmark.
+        #[arg(long)]
+        works_bin: Option<PathBuf>,
+    },
     /// Workflow step overhead (policy check and state change, excluding the action).
     WorkflowSteps {
         /// Steps in the workflow (1 to 50).
@@ -142,6 +160,9 @@ async fn main() -> Result<()> {
                 works_bin,
             })
             .await
+        }
+        Bench::LongPolls { agents, seconds, database, works_bin } => {
+            long_polls::run(long_polls::Options { agents: agents.clamp(1, 15_000), seconds: seconds.clamp(5, 600), database, works_bin }).await
         }
         Bench::WorkflowSteps { steps, runs, database, works_bin } => {
             workflow_steps::run(steps.clamp(1, works_core::workflows::MAX_STEPS), runs.clamp(1, 1000), database, works_bin).await
