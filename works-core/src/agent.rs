@@ -310,11 +310,11 @@ impl Works {
             return Err(invalid_agent_credential());
         }
         let hash = hash_secret(secret);
-        let agent = match self.checkins.known_agent(&hash) {
+        let agent = match self.checkins.known_agent(&hash, self.now()) {
             Some(agent) => agent,
             None => {
                 let agent = self.authenticate_agent(secret).await?;
-                self.checkins.remember_agent(&hash, &agent);
+                self.checkins.remember_agent(&hash, &agent, self.now());
                 agent
             }
         };

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use rand::Rng;
 
 use crate::agent::AgentIdentity;
@@ -30,9 +31,16 @@ pub(crate) struct CheckinQueue {
     writes: GroupCommit<CheckinWrite, bool>,
     in_flight: Arc<AtomicUsize>,
     /// Agents this server has resolved, by the first 16 bytes of their credential's
-    /// hash. Only a shortcut: the check-in's write checks the whole hash again.
-    agents: Mutex<HashMap<u128, Arc<AgentIdentity>>>,
+    /// hash, with when. Only a shortcut: the check-in's write checks the whole hash
+    /// again.
+    agents: Mutex<HashMap<u128, (Arc<AgentIdentity>, DateTime<Utc>)>>,
 }
+
+/// How long a server trusts what it remembers of an agent (its node's name, for the
+/// audit records its check-ins lead to) before resolving it again: a node renamed
+/// through another server shows its new name here within this time. A rename through
+/// this server shows at once.
+pub(crate) const REMEMBER_AGENTS_FOR: chrono::Duration = chrono::Duration::minutes(10);
 
 /// How many resolved agents a server keeps in memory (about 250 bytes each); past it
 /// the memory is emptied and refilled as agents check in.
@@ -55,18 +63,27 @@ impl Drop for CheckinPermit {
 }
 
 impl CheckinQueue {
-    pub(crate) fn known_agent(&self, hash: &str) -> Option<AgentIdentity> {
+    /// The agent remembered for this credential hash, unless remembered before
+    /// [`REMEMBER_AGENTS_FOR`] ago.
+    pub(crate) fn known_agent(&self, hash: &str, now: DateTime<Utc>) -> Option<AgentIdentity> {
         let key = agent_key(hash)?;
-        self.agents.lock().unwrap_or_else(|p| p.into_inner()).get(&key).map(|a| AgentIdentity::clone(a))
+        let agents = self.agents.lock().unwrap_or_else(|p| p.into_inner());
+        agents.get(&key).filter(|(_, at)| now - *at < REMEMBER_AGENTS_FOR).map(|(a, _)| AgentIdentity::clone(a))
     }
 
-    pub(crate) fn remember_agent(&self, hash: &str, agent: &AgentIdentity) {
+    pub(crate) fn remember_agent(&self, hash: &str, agent: &AgentIdentity, now: DateTime<Utc>) {
         let Some(key) = agent_key(hash) else { return };
         let mut agents = self.agents.lock().unwrap_or_else(|p| p.into_inner());
         if agents.len() >= KNOWN_AGENTS_MAX {
             agents.clear();
         }
-        agents.insert(key, Arc::new(agent.clone()));
+        agents.insert(key, (Arc::new(agent.clone()), now));
+    }
+
+    /// Forgets the agents of a node (renamed here), so that its next check-in resolves
+    /// them again.
+    pub(crate) fn forget_node(&self, node_id: &str) {
+        self.agents.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (a, _)| a.node_id != node_id);
     }
 
     pub(crate) fn forget_agent(&self, hash: &str) {

@@ -319,6 +319,8 @@ impl Works {
             r.updated_at = self.now();
             let audit = self.draft(actor, r.org_id.clone(), "node.rename", "node", Some(&r.id), Outcome::Succeeded, format!("Renamed node {old} to {}", r.name));
             self.store.update_node(&r, audit).await?;
+            // What the agent's check-ins record names the node by its new name.
+            self.checkins.forget_node(&r.id);
             Ok(r.view(&self.config.nodes, self.now()))
         })
         .await

@@ -200,3 +200,37 @@ async fn takeover_needs_the_exact_phrase_an_approver_and_the_tenant() {
         assert_eq!((after[0].state, after[0].container_id.as_str()), (InstanceState::Managed, "c-gw"));
     }
 }
+
+/// What an agent's check-ins record names its node by the node's current name. Renamed
+/// through this server: at the next check-in. Renamed through another server sharing
+/// the database: once this server's memory of the agent is ten minutes old.
+#[tokio::test]
+async fn discoveries_name_the_node_by_its_name_after_a_rename() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let admin = &w.msp_admin.actor;
+        let n = node(&w, "acme-web-01", Some(&w.org_a.id)).await;
+        let token = w.works.enrollment_token_create(admin, &n.id).await.unwrap();
+        let cred = w.works.agent_enroll(EnrollRequest { token: token.token, hostname: None, agent_version: None }).await.unwrap().credential;
+        let check = |containers: Vec<Container>| CheckIn { health: health(), containers: Some(containers) };
+        let last_discovery = || async {
+            let audit = w.works.audit_query(admin, AuditQuery { action: Some("instance.discover".into()), ..Default::default() }).await.unwrap();
+            audit.records.iter().max_by_key(|r| r.seq).map(|r| r.reason.clone()).unwrap_or_default()
+        };
+        // Remembered by this server from its first check-in.
+        w.works.agent_checkin_with_credential(&cred, check(vec![])).await.unwrap();
+
+        w.works.node_rename(admin, &n.id, works_core::RenameNode { name: "acme-web-renamed".into() }).await.unwrap();
+        w.works.agent_checkin_with_credential(&cred, check(vec![gateway("c-1")])).await.unwrap();
+        let reason = last_discovery().await;
+        assert!(reason.contains("on node acme-web-renamed "), "[{}] {reason}", backend.name);
+
+        // Another server renames it.
+        let other = Works::new(backend.store.clone()).with_clock(w.clock.clone());
+        other.node_rename(admin, &n.id, works_core::RenameNode { name: "acme-web-third".into() }).await.unwrap();
+        w.clock.advance(chrono::Duration::minutes(11));
+        w.works.agent_checkin_with_credential(&cred, check(vec![gateway("c-1"), gateway("c-2")])).await.unwrap();
+        let reason = last_discovery().await;
+        assert!(reason.contains("on node acme-web-third "), "[{}] {reason}", backend.name);
+    }
+}
