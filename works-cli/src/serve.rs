@@ -79,11 +79,12 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
     };
     let cluster = ClusterWork::start(&works);
     let app = works_http::router(works, config);
+    let stop = shutdown_signal();
 
     say(&format!("Anthropy Works is running at http://{bound} — sign in as {}", works_core::auth::FIRST_ADMIN));
     tracing::info!(address = %bound, database = backend, "serving");
 
-    let served = works_http::serve_until(listener, app, shutdown_signal())
+    let served = works_http::serve_until(listener, app, stop)
         .await
         .map_err(|e| Error::internal(format!("The server stopped unexpectedly: {e}")));
     let _ = stop_monitor.send(());
@@ -202,7 +203,12 @@ impl ClusterWork {
     }
 }
 
-async fn shutdown_signal() {
-    works_agent::stop_signal().await;
-    say("Stopping: finishing the requests in progress…");
+/// Installs the Ctrl-C and SIGTERM handlers now (before the server says it is running)
+/// and resolves when one arrives.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    let signal = works_agent::stop_signal();
+    async move {
+        signal.await;
+        say("Stopping: finishing the requests in progress…");
+    }
 }
