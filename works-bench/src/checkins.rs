@@ -372,8 +372,9 @@ pub(crate) async fn run(a: Args) -> Result<()> {
         crate::drop_postgres(admin_url).await;
     }
     println!(
-        "headline: check-ins = {:.2}x the one-row-per-transaction ceiling ({backend}, {concurrency} in flight: {:.0}/s against {:.0}/s)",
+        "headline: check-ins = {:.2}x the one-row-per-transaction ceiling ({backend}{}, {concurrency} in flight: {:.0}/s against {:.0}/s)",
         ours.rate() / ceiling.rate().max(1e-9),
+        crate::database_note(),
         ours.rate(),
         ceiling.rate()
     );

@@ -144,9 +144,10 @@ pub(crate) async fn run(o: Options) -> Result<()> {
         crate::drop_postgres(admin_url).await;
     }
     println!(
-        "headline: jobs claim-to-complete = {:.2}x of bare {} ceiling ({backend}); batched {:.2}x; pickup p50 {p50:.1} ms p99 {p99:.1} ms",
+        "headline: jobs claim-to-complete = {:.2}x of bare {} ceiling ({backend}{}); batched {:.2}x; pickup p50 {p50:.1} ms p99 {p99:.1} ms",
         single_rate / ceiling,
         if backend == "postgres" { "SKIP LOCKED" } else { "BEGIN IMMEDIATE" },
+        crate::database_note(),
         batched_rate / ceiling
     );
     Ok(())

@@ -107,8 +107,9 @@ async fn measure(o: &Options, dir: &std::path::Path, url: &str, backend: &str) -
         bail!("{errors} polls failed");
     }
     println!(
-        "headline: {} long polls held ({backend}): server {cpu:.1}% of one core, {per_poll_kb:.1} KB each{}",
+        "headline: {} long polls held ({backend}{}): server {cpu:.1}% of one core, {per_poll_kb:.1} KB each{}",
         o.agents,
+        crate::database_note(),
         commits.map(|c| format!(", {:.2} database reads a second each", c / o.agents as f64)).unwrap_or_default()
     );
     Ok(())

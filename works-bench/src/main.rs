@@ -235,7 +235,30 @@ pub(crate) async fn fresh_postgres(admin_url: &str) -> Result<String> {
     if !status.success() {
         bail!("psql could not create the benchmark database");
     }
+    // Whether commits reach the disk changes every PostgreSQL figure (the ceilings'
+    // most of all), so every run says which kind of server it had.
+    let settings = tokio::process::Command::new("psql")
+        .arg(admin_url)
+        .arg("-Atc")
+        .arg("SELECT current_setting('fsync') || ' ' || current_setting('synchronous_commit')")
+        .output()
+        .await
+        .context("running psql to read the server's durability settings")?;
+    let settings = String::from_utf8_lossy(&settings.stdout).trim().to_owned();
+    let durable = settings == "on on" || settings == "on remote_apply" || settings == "on remote_write" || settings == "on local";
+    let note = if durable { "durable commits" } else { "commits not flushed to disk" };
+    let _ = DATABASE_NOTE.set(note);
+    let (fsync, commit) = settings.split_once(' ').unwrap_or((settings.as_str(), "?"));
+    println!("database: PostgreSQL with fsync={fsync}, synchronous_commit={commit} ({note})");
     Ok(store_url)
+}
+
+static DATABASE_NOTE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// For headlines: ", durable commits" or ", commits not flushed to disk" on
+/// PostgreSQL; nothing on SQLite, whose settings are the server's own.
+pub(crate) fn database_note() -> String {
+    DATABASE_NOTE.get().map(|n| format!(", {n}")).unwrap_or_default()
 }
 
 /// Drops the database `fresh_postgres` made.

@@ -117,6 +117,6 @@ pub(crate) async fn run(steps: usize, runs: usize, database: Option<String>, wor
     if let Some(admin_url) = &database {
         crate::drop_postgres(admin_url).await;
     }
-    println!("headline: workflow step overhead = {:.2}x of the 10 ms target ({backend}, live mode, upper bound; {})", worst_live / TARGET_MS, summary.join("; "));
+    println!("headline: workflow step overhead = {:.2}x of the 10 ms target ({backend}{}, live mode, upper bound; {})", worst_live / TARGET_MS, crate::database_note(), summary.join("; "));
     Ok(())
 }
