@@ -283,7 +283,7 @@ pub struct AuditArgs {
     /// An exact action (org.create) or a family ending in a dot (org.)
     #[arg(long)]
     pub action: Option<String>,
-    /// succeeded, denied or rejected
+    /// succeeded, denied, rejected or failed
     #[arg(long)]
     pub outcome: Option<String>,
     /// Only records of this actor (a user id)

@@ -214,7 +214,7 @@ pub async fn audit(api: &dyn Api, args: AuditArgs, json: bool) -> Result<String>
         .outcome
         .as_deref()
         .map(|o| {
-            Outcome::parse(o.trim()).ok_or_else(|| Error::invalid("outcome", "must be one of succeeded, denied, rejected"))
+            Outcome::parse(o.trim()).ok_or_else(|| Error::invalid("outcome", "must be one of succeeded, denied, rejected, failed"))
         })
         .transpose()?;
     let query = AuditQuery {

@@ -317,7 +317,7 @@ impl Works {
                     Self::add_install_technical(&mut a, &secret, &f.technical);
                 }
                 a.transcript.push(TranscriptEntry { at: now, hop: f.hop, step: f.step, message: format!("Stopped: {reason}") });
-                (Outcome::Succeeded, format!("Installing the agent on host {} failed at {} {}: {reason}", h.name, f.hop.as_str(), f.step.as_str()), Err(reason))
+                (Outcome::Failed, format!("Installing the agent on host {} failed at {} {}: {reason}", h.name, f.hop.as_str(), f.step.as_str()), Err(reason))
             }
         };
         a.finished_at = Some(now);

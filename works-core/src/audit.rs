@@ -24,6 +24,9 @@ pub enum Outcome {
     Denied,
     /// Refused because of what was asked: bad input or a conflicting state.
     Rejected,
+    /// Allowed and tried, and it did not work: a host that could not be reached, an
+    /// installation that stopped. What was recorded of the attempt says why.
+    Failed,
 }
 
 impl Outcome {
@@ -32,6 +35,7 @@ impl Outcome {
             Outcome::Succeeded => "succeeded",
             Outcome::Denied => "denied",
             Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -39,6 +43,7 @@ impl Outcome {
             "succeeded" => Some(Outcome::Succeeded),
             "denied" => Some(Outcome::Denied),
             "rejected" => Some(Outcome::Rejected),
+            "failed" => Some(Outcome::Failed),
             _ => None,
         }
     }

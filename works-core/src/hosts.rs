@@ -1127,7 +1127,7 @@ impl Works {
                     Self::add_technical(&mut a, &f.technical);
                 }
                 a.transcript.push(TranscriptEntry { at: now, hop: f.hop, step: f.step, message: format!("Stopped: {reason}") });
-                (Outcome::Succeeded, format!("Test Access to host {} failed at {} {}: {reason}", h.name, f.hop.as_str(), f.step.as_str()))
+                (Outcome::Failed, format!("Test Access to host {} failed at {} {}: {reason}", h.name, f.hop.as_str(), f.step.as_str()))
             }
             None => {
                 a.status = AttemptStatus::Succeeded;
@@ -1258,7 +1258,7 @@ impl Works {
             a.next_action = Some(next);
             a.finished_at = Some(now);
             a.updated_at = now;
-            let audit = self.draft(&Actor::system(), Some(a.org_id.clone()), "host.test_access", "access_attempt", Some(&a.id), Outcome::Succeeded, reason);
+            let audit = self.draft(&Actor::system(), Some(a.org_id.clone()), "host.test_access", "access_attempt", Some(&a.id), Outcome::Failed, reason);
             match self.store.finish_access_attempt(&a, &HostKeyPins::default(), audit).await {
                 Ok(()) => n += 1,
                 // It ended by itself meanwhile.

@@ -354,6 +354,13 @@ async fn a_failed_attempt_says_where_why_and_what_next() {
         assert!(!a.reason.as_deref().unwrap().contains("Permission denied"), "the reason is plain English");
         let host = f.works.host_get(&w.msp_admin.actor, &f.host.id).await.unwrap();
         assert!(host.verified_at.is_none() && host.host_key.is_none());
+        // The audit log says the attempt failed, not that it succeeded, and finds it
+        // by that outcome.
+        let failed = AuditQuery { outcome: Some(works_core::Outcome::Failed), limit: Some(50), ..Default::default() };
+        let records = f.works.audit_query(&w.msp_admin.actor, failed).await.unwrap().records;
+        let record = records.iter().find(|r| r.action == "host.test_access" && r.target_id.as_deref() == Some(a.id.as_str()));
+        let record = record.unwrap_or_else(|| panic!("[{}] no failed Test Access record: {records:#?}", backend.name));
+        assert!(record.reason.contains("failed at target authenticate"), "{record:#?}");
     }
 }
 
@@ -401,6 +408,9 @@ async fn an_attempt_a_stopped_server_left_running_ends_as_interrupted() {
         assert_eq!(a.failure, Some(FailureKind::Interrupted));
         assert!(a.reason.as_deref().unwrap().contains("cut off"), "{a:#?}");
         assert!(a.next_action.as_deref().unwrap().contains("Test Access"), "{a:#?}");
+        let audit = w.works.audit_query(&w.msp_admin.actor, AuditQuery { action: Some("host.test_access".into()), limit: Some(50), ..Default::default() }).await.unwrap();
+        let ended: Vec<_> = audit.records.iter().filter(|r| r.target_id.as_deref() == Some(left.id.as_str())).map(|r| r.outcome).collect();
+        assert_eq!(ended, vec![works_core::Outcome::Failed], "[{}] the interrupted attempt is recorded as failed", backend.name);
         // A second pass leaves it as it is.
         w.works.recover().await.unwrap();
         assert_eq!(w.works.access_attempt_get(&w.msp_admin.actor, &left.id).await.unwrap(), a);
@@ -613,5 +623,10 @@ async fn agent_installation_needs_msp_roles_a_verified_host_and_a_typed_phrase_a
             assert!(!t.contains("wke_"), "the enrollment token shows: {t}");
         }
         assert!(audit.records.iter().any(|r| r.action == "host.install_agent" && r.outcome == works_core::Outcome::Denied));
+        // Its start is recorded as begun, its end as failed.
+        let mut records: Vec<_> = audit.records.iter().filter(|r| r.action == "host.install_agent" && r.target_id.as_deref() == Some(attempt_id.as_str())).collect();
+        records.sort_by_key(|r| r.seq);
+        let outcomes: Vec<_> = records.iter().map(|r| (r.outcome, r.reason.contains("failed at"))).collect();
+        assert_eq!(outcomes, vec![(works_core::Outcome::Succeeded, false), (works_core::Outcome::Failed, true)], "{records:#?}");
     }
 }

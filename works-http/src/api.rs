@@ -369,7 +369,7 @@ pub(crate) async fn token_revoke(State(s): State<AppState>, Caller(actor): Calle
         ("actor_id" = Option<String>, Query, description = "Only records of this actor"),
         ("org_id" = Option<String>, Query, description = "Only records of this organization"),
         ("action" = Option<String>, Query, description = "An exact action (`org.create`) or a family ending in a dot (`org.`)"),
-        ("outcome" = Option<works_core::Outcome>, Query, description = "succeeded, denied or rejected"),
+        ("outcome" = Option<works_core::Outcome>, Query, description = "succeeded, denied, rejected or failed"),
         ("target_id" = Option<String>, Query, description = "Only records about this record"),
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339, inclusive"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339"),

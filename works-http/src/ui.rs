@@ -930,6 +930,7 @@ fn outcome_label(o: Outcome) -> &'static str {
         Outcome::Succeeded => "Succeeded",
         Outcome::Denied => "Denied",
         Outcome::Rejected => "Rejected",
+        Outcome::Failed => "Failed",
     }
 }
 
@@ -939,7 +940,7 @@ async fn audit_page(State(s): State<AppState>, session: UiSession, PageQuery(p):
     let outcome = match empty_to_none(p.outcome) {
         None => None,
         Some(o) => Some(Outcome::parse(&o).ok_or_else(|| {
-            UiError::from_core(Error::invalid("outcome", "must be succeeded, denied or rejected"), nav())
+            UiError::from_core(Error::invalid("outcome", "must be succeeded, denied, rejected or failed"), nav())
         })?),
     };
     let query = AuditQuery { action: action.clone(), outcome, before_seq: p.before, limit: Some(PAGE_SIZE), ..Default::default() };
@@ -985,7 +986,7 @@ async fn audit_page(State(s): State<AppState>, session: UiSession, PageQuery(p):
         records,
         action: action.clone().unwrap_or_default(),
         outcome: outcome.map(|o| o.as_str().to_owned()).unwrap_or_default(),
-        outcomes: [Outcome::Succeeded, Outcome::Denied, Outcome::Rejected]
+        outcomes: [Outcome::Succeeded, Outcome::Failed, Outcome::Denied, Outcome::Rejected]
             .into_iter()
             .map(|o| Choice { value: o.as_str().to_owned(), label: outcome_label(o).to_owned() })
             .collect(),

@@ -239,7 +239,7 @@ fn role(name: &str) -> Result<Role> {
 }
 
 fn outcome(name: &str) -> Result<Outcome> {
-    Outcome::parse(name).ok_or_else(|| Error::invalid("outcome", "must be one of succeeded, denied, rejected"))
+    Outcome::parse(name).ok_or_else(|| Error::invalid("outcome", "must be one of succeeded, denied, rejected, failed"))
 }
 
 fn job_kind(name: &str) -> Result<JobKind> {

@@ -303,7 +303,8 @@ pub struct AuditRecord {
     /// The record acted on, if any.
     #[pyo3(get)]
     pub target_id: Option<String>,
-    /// `succeeded`, `denied` (because of who asked) or `rejected` (because of what was asked).
+    /// `succeeded`, `denied` (because of who asked), `rejected` (because of what was
+    /// asked) or `failed` (allowed and tried, and it did not work).
     #[pyo3(get)]
     pub outcome: String,
     /// Why, in plain English, with secrets redacted.

@@ -279,6 +279,10 @@ async fn ui_pages_answer_plainly(s: &TestServer) {
     assert!(!html.contains(">org.create<"), "the action filter applies: {html}");
     let (status, _) = get_page(s, "/ui/audit?outcome=sideways", c).await;
     assert_eq!(status, 400);
+    // Failed attempts (Test Access, agent installations) have an outcome of their own.
+    let (status, html) = get_page(s, "/ui/audit?outcome=failed", c).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"<option value="failed" selected>Failed</option>"#), "{html}");
 
     // Paging: more than a page of records offers "Older", which shows older records.
     for n in 0..50 {

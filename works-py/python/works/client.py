@@ -264,7 +264,7 @@ class Audit:
         """The audit records you can see, newest first, fetched ``page_size`` at a time.
 
         ``action`` is an exact action (``"org.create"``) or a family ending in a dot
-        (``"org."``); ``outcome`` is ``succeeded``, ``denied`` or ``rejected``;
+        (``"org."``); ``outcome`` is ``succeeded``, ``denied``, ``rejected`` or ``failed``;
         ``since``/``until`` are timezone-aware datetimes. ``limit`` caps how many
         records are returned in all.
         """
