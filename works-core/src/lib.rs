@@ -87,7 +87,7 @@ pub use hosts::{
 };
 pub use probe::{AccessProbe, FailureKind, Hop, Step};
 pub use recovery::RecoveryReport;
-pub use store::{Store, UserFilter};
+pub use store::{PruneBefore, Pruned, Store, UserFilter};
 pub use tokens::{NewToken, TokenQuery};
 pub use users::{NewUser, PasswordReset, ResetPassword, UserQuery, UserUpdate};
 pub use works::{CoreConfig, Works};

@@ -143,6 +143,7 @@ impl Works {
     pub async fn recovery_monitor(&self, holder: String, every: StdDuration, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         let ttl = Duration::from_std(every * 3).unwrap_or(Duration::seconds(30));
+        let mut housekept: Option<tokio::time::Instant> = None;
         loop {
             match self.store.try_lease(crate::recovery::RECOVERY_LEASE, &holder, self.now(), ttl).await {
                 Ok(true) => {
@@ -154,6 +155,19 @@ impl Works {
                         Err(e) => tracing::warn!(error = %e, "recovery pass failed; will try again"),
                     }
                     self.monitor_extras().await;
+                    if housekept.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
+                        housekept = Some(tokio::time::Instant::now());
+                        match self.housekeeping().await {
+                            Ok(p) if p.total() > 0 => tracing::info!(
+                                sessions = p.sessions,
+                                login_failures = p.login_failures,
+                                enrollment_tokens = p.enrollment_tokens,
+                                "housekeeping removed expired sessions, old failed sign-ins and ended enrollment tokens"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "housekeeping failed; will try again"),
+                        }
+                    }
                 }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "could not check the recovery lease; will try again"),
@@ -166,7 +180,28 @@ impl Works {
     }
 }
 
+/// How often the monitor's leader does its housekeeping.
+pub const HOUSEKEEPING_EVERY: StdDuration = StdDuration::from_secs(600);
+
+/// How long an enrollment token's row is kept after it was used or expired: a token
+/// presented within that time is refused as used or expired, later as unknown.
+pub const ENROLLMENT_TOKENS_KEPT_DAYS: i64 = 30;
+
 impl Works {
+    /// Removes what no check reads any more: sessions past their expiry, failed sign-ins
+    /// older than the throttling window, and enrollment tokens used or expired more than
+    /// [`ENROLLMENT_TOKENS_KEPT_DAYS`] ago. Every change they stood for stays in the
+    /// audit log. The monitor's leader runs it every [`HOUSEKEEPING_EVERY`].
+    pub async fn housekeeping(&self) -> Result<crate::store::Pruned> {
+        let now = self.now();
+        let before = crate::store::PruneBefore {
+            sessions_expired: now,
+            login_failures: now - self.config.login_window,
+            enrollment_tokens_ended: now - Duration::days(ENROLLMENT_TOKENS_KEPT_DAYS),
+        };
+        self.store.prune(&before).await
+    }
+
     /// What the monitor's leader does besides recovery: samples the metrics history,
     /// and alerts on changes of the health answer (when a notifier is set). Each part
     /// logs its own failure and the next pass tries again.

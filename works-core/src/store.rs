@@ -87,8 +87,9 @@ pub trait Store:
     async fn insert_session(&self, session: &SessionRecord, audit: AuditDraft) -> Result<()>;
     async fn get_session_by_hash(&self, secret_hash: &str) -> Result<Option<SessionRecord>>;
     async fn delete_session(&self, id: &str, audit: AuditDraft) -> Result<()>;
-    /// Removes sessions that expired before `before`; returns how many.
-    async fn delete_expired_sessions(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// Removes what is kept only for a while (see [`PruneBefore`]), in one
+    /// transaction; returns how many of each went.
+    async fn prune(&self, before: &PruneBefore) -> Result<Pruned>;
 
     // --- sign-in throttling ---
     async fn record_login_failure(&self, username: &str, at: DateTime<Utc>) -> Result<()>;
@@ -100,4 +101,29 @@ pub trait Store:
     async fn query_audit(&self, scope: &Scope, query: &AuditQuery, limit: u32) -> Result<AuditPage>;
     /// Records with `seq > after_seq` in ascending order, at most `limit` (for verification).
     async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>>;
+}
+
+/// What housekeeping removes: rows that no check reads any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneBefore {
+    /// Sessions that expired before this.
+    pub sessions_expired: DateTime<Utc>,
+    /// Failed sign-ins recorded before this (older ones no longer count).
+    pub login_failures: DateTime<Utc>,
+    /// Enrollment tokens used, or expired unused, before this.
+    pub enrollment_tokens_ended: DateTime<Utc>,
+}
+
+/// How many rows housekeeping removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: u64,
+    pub login_failures: u64,
+    pub enrollment_tokens: u64,
+}
+
+impl Pruned {
+    pub fn total(&self) -> u64 {
+        self.sessions + self.login_failures + self.enrollment_tokens
+    }
 }

@@ -129,6 +129,70 @@ async fn sign_in_is_throttled_after_repeated_failures_and_recovers() {
     }
 }
 
+/// Housekeeping removes expired sessions, failed sign-ins past the throttling window
+/// and long-ended enrollment tokens: while they count, they are kept and still work.
+#[tokio::test]
+async fn housekeeping_removes_only_what_no_longer_counts() {
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let name = backend.name;
+        let expiring = w.works.login(login("a-user", USER_PASSWORD), SessionKind::Browser).await.unwrap();
+        for _ in 0..5 {
+            w.works.login(login("b-user", "wrong-password!"), SessionKind::Browser).await.unwrap_err();
+        }
+        let node = w.works.node_create(&w.msp_admin.actor, works_core::NewNode { name: "web-1".into(), org_id: Some(w.org_a.id.clone()) }).await.unwrap();
+        let token = w.works.enrollment_token_create(&w.msp_admin.actor, &node.id).await.unwrap();
+        let audit_before = w.works.audit_query(&w.msp_admin.actor, AuditQuery { limit: Some(500), ..Default::default() }).await.unwrap().records.len();
+
+        // Nothing has ended yet: nothing goes, and the throttle still holds.
+        assert_eq!(w.works.housekeeping().await.unwrap().total(), 0, "[{name}]");
+        let e = w.works.login(login("b-user", USER_PASSWORD), SessionKind::Browser).await.unwrap_err();
+        assert!(matches!(e, Error::RateLimited { .. }), "[{name}] {e:?}");
+        w.works.authenticate(&expiring.token).await.unwrap();
+
+        // Past the window and the session's 12 hours: those go; the token, expired for
+        // less than 30 days, stays.
+        w.clock.advance(Duration::hours(13));
+        let pruned = w.works.housekeeping().await.unwrap();
+        assert_eq!((pruned.login_failures, pruned.enrollment_tokens), (5, 0), "[{name}] the five failures; the refusal while throttled is not one {pruned:?}");
+        assert!(pruned.sessions >= 1, "[{name}] {pruned:?}");
+        assert!(w.works.authenticate(&expiring.token).await.is_err(), "[{name}]");
+        w.works.login(login("b-user", USER_PASSWORD), SessionKind::Browser).await.unwrap();
+
+        // Thirty days after it expired, the token's row goes too.
+        w.clock.advance(Duration::days(31));
+        assert_eq!(w.works.housekeeping().await.unwrap().enrollment_tokens, 1, "[{name}]");
+        let late = w.works.agent_enroll(works_core::EnrollRequest { token: token.token.clone(), hostname: None, agent_version: None }).await;
+        assert!(matches!(late, Err(Error::Unauthenticated { .. })), "[{name}] {late:?}");
+
+        // The recovery monitor's leader does it by itself.
+        w.works.login(login("b-user", "wrong-password!"), SessionKind::Browser).await.unwrap_err();
+        w.clock.advance(Duration::minutes(16));
+        let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        assert_eq!(backend.store.count_login_failures("b-user", epoch).await.unwrap(), 1, "[{name}]");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let monitor = {
+            let works = w.works.clone();
+            tokio::spawn(async move {
+                works.recovery_monitor("housekeeping-test".into(), std::time::Duration::from_millis(20), async { let _ = stopped.await; }).await
+            })
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while backend.store.count_login_failures("b-user", epoch).await.unwrap() > 0 {
+            assert!(std::time::Instant::now() < deadline, "[{name}] the monitor did not prune within 10 s");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let _ = stop.send(());
+        monitor.await.unwrap();
+
+        // The audit log keeps every sign-in, refusal and token, and gains no record.
+        let audit_after = w.works.audit_query(&w.msp_admin.actor, AuditQuery { limit: Some(500), ..Default::default() }).await.unwrap().records;
+        assert!(audit_after.len() > audit_before, "[{name}] later sign-ins are recorded");
+        assert!(audit_after.iter().all(|r| !r.action.starts_with("housekeeping")), "[{name}]");
+        assert!(audit_after.iter().any(|r| r.action == "node.enrollment_token" && r.target_id.as_deref() == Some(node.id.as_str())), "[{name}] the token's creation is still in the log");
+    }
+}
+
 #[tokio::test]
 async fn archiving_an_organization_ends_its_users_access() {
     for backend in backends().await {

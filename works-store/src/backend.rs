@@ -18,7 +18,7 @@ use works_core::fleet_store::{FleetStore, JobWrite, JobWritten};
 use works_core::jobs::{Job, JobFilter, JobState};
 use works_core::model::{ApiTokenRecord, Org, Page, Scope, SessionRecord, UserRecord};
 use works_core::nodes::{CheckinWrite, Container, NodeRecord};
-use works_core::store::{Store, UserFilter};
+use works_core::store::{PruneBefore, Pruned, Store, UserFilter};
 use works_core::{Error, Result};
 
 use crate::error::{db_error, write_error, Subject};
@@ -889,13 +889,24 @@ macro_rules! store_impl {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn delete_expired_sessions(&self, before: DateTime<Utc>) -> Result<u64> {
-                let done = sqlx::query(sql::DELETE_EXPIRED_SESSIONS)
-                    .bind(millis(before))
-                    .execute(self.writer())
-                    .await
-                    .map_err(db_error)?;
-                Ok(done.rows_affected())
+            async fn prune(&self, before: &PruneBefore) -> Result<Pruned> {
+                let mut tx = self.begin_write().await?;
+                let result = async {
+                    let mut gone = [0u64; 3];
+                    for (n, (statement, at)) in [
+                        (sql::DELETE_EXPIRED_SESSIONS, before.sessions_expired),
+                        (sql::DELETE_OLD_LOGIN_FAILURES, before.login_failures),
+                        (sql::DELETE_ENDED_ENROLLMENT_TOKENS, before.enrollment_tokens_ended),
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        gone[n] = sqlx::query(statement).bind(millis(at)).execute(&mut *tx).await.map_err(db_error)?.rows_affected();
+                    }
+                    Ok(Pruned { sessions: gone[0], login_failures: gone[1], enrollment_tokens: gone[2] })
+                }
+                .await;
+                finish(tx, result).await
             }
 
             // --- sign-in throttling ---

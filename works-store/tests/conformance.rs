@@ -10,7 +10,7 @@ use works_core::audit::{verify_chain, AuditDraft, AuditQuery, AuditRecord, Outco
 use works_core::jobs::{Job, JobFilter, JobKind, JobState};
 use works_core::model::{ApiToken, ApiTokenRecord, Org, Page, Role, Scope, SessionKind, SessionRecord, User, UserRecord};
 use works_core::nodes::{Container, ContainerMount, NodeHealth, NodeRecord, PublishedPort};
-use works_core::store::{Store, UserFilter};
+use works_core::store::{PruneBefore, Pruned, Store, UserFilter};
 use works_core::Error;
 use works_store::testing::{fresh_postgres, fresh_sqlite};
 
@@ -402,10 +402,11 @@ async fn sessions_insert_get_delete_and_expire() {
         assert_eq!(audit_count(s).await, audit_before + 1, "[{n}]");
 
         // Expired before 2 000 ms: only s1 (expires exactly at 2 000 is kept).
-        assert_eq!(s.delete_expired_sessions(t(2_000)).await.expect("expire"), 1, "[{n}]");
+        let sessions_before = |at| PruneBefore { sessions_expired: t(at), login_failures: t(-1), enrollment_tokens_ended: t(-1) };
+        assert_eq!(s.prune(&sessions_before(2_000)).await.expect("expire").sessions, 1, "[{n}]");
         assert!(s.get_session_by_hash("session-hash-1").await.expect("get").is_none(), "[{n}]");
         assert!(s.get_session_by_hash("session-hash-2").await.expect("get").is_some(), "[{n}]");
-        assert_eq!(s.delete_expired_sessions(t(2_000)).await.expect("expire"), 0, "[{n}]");
+        assert_eq!(s.prune(&sessions_before(2_000)).await.expect("expire"), Pruned::default(), "[{n}]");
     }
 }
 
@@ -454,6 +455,44 @@ async fn ending_access_updates_the_user_deletes_sessions_and_revokes_tokens_toge
         let last = all_audit(s).await.pop().expect("a record");
         assert_eq!(last.action, "user.disable", "[{n}]");
         assert_eq!(audit_count(s).await, before + 1, "[{n}]");
+    }
+}
+
+/// Housekeeping removes old failed sign-ins and enrollment tokens used or expired
+/// before its cutoff, and nothing else: not a later failure, not a token still to be
+/// used, not the audit log.
+#[tokio::test]
+async fn prune_removes_only_what_ended_before_each_cutoff() {
+    for b in backends().await {
+        let s = &*b.store;
+        let n = b.name;
+        for at in [0, 60_000, 600_000] {
+            s.record_login_failure("mallory", t(at)).await.expect("record");
+        }
+        let nd = node(1, "web-1", None);
+        s.insert_node(&nd, draft("node.create", None)).await.expect("node");
+        // 1: used at 1 000; 2: never used, expired at 5 000; 3: unused, expires at 1 800 000.
+        let mut used = enrollment(1, &nd.id, None);
+        used.expires_at = t(1_800_000);
+        let mut expired = enrollment(2, &nd.id, None);
+        expired.expires_at = t(5_000);
+        let waiting = enrollment(3, &nd.id, None);
+        for e in [&used, &expired, &waiting] {
+            s.insert_enrollment(e, draft("enrollment.create", None)).await.expect("enrollment");
+        }
+        s.consume_enrollment(&used.secret_hash, t(1_000)).await.expect("consume").expect("found");
+        let audit_before = audit_count(s).await;
+
+        let before = PruneBefore { sessions_expired: t(-1), login_failures: t(60_000), enrollment_tokens_ended: t(2_000) };
+        assert_eq!(s.prune(&before).await.expect("prune"), Pruned { sessions: 0, login_failures: 1, enrollment_tokens: 1 }, "[{n}]");
+        assert_eq!(s.count_login_failures("mallory", t(0)).await.expect("count"), 2, "[{n}] the failure at 60 000 is kept");
+        // The used token is gone: presenting it again finds nothing. The others remain.
+        assert!(s.consume_enrollment(&used.secret_hash, t(3_000)).await.expect("consume").is_none(), "[{n}]");
+        let before = PruneBefore { sessions_expired: t(-1), login_failures: t(-1), enrollment_tokens_ended: t(10_000) };
+        assert_eq!(s.prune(&before).await.expect("prune").enrollment_tokens, 1, "[{n}] the expired one goes next");
+        let kept = s.consume_enrollment(&waiting.secret_hash, t(20_000)).await.expect("consume").expect("the waiting token is kept");
+        assert_eq!(kept.used_at, None, "[{n}]");
+        assert_eq!(audit_count(s).await, audit_before, "[{n}] pruning writes no audit record and removes none");
     }
 }
 
