@@ -54,6 +54,10 @@ pub enum Command {
     Logout,
     /// Show who you are acting as
     Whoami,
+    /// The status of everything you may see, in a few lines: the health answer, counts
+    /// of organizations, nodes, instances, failed jobs and runs waiting for approval,
+    /// OpenClaw versions and the current incidents
+    Status,
     /// Customer organizations
     #[command(subcommand)]
     Org(OrgCommand),

@@ -61,6 +61,40 @@ pub async fn whoami(api: &dyn Api, json: bool) -> Result<String> {
     Ok(output::user(&user))
 }
 
+/// `works status`: the executive summary of what the caller may see.
+pub async fn status(api: &dyn Api, json: bool) -> Result<String> {
+    let s = api.status_summary().await?;
+    if json {
+        return output::json(&s);
+    }
+    let c = &s.counts;
+    let mut out = format!("{}: {}\n\n", s.state.label(), s.summary);
+    out.push_str(&format!("Organizations:       {}\n", c.organizations));
+    out.push_str(&format!(
+        "Nodes:               {} online, {} stale, {} offline, {} waiting for an agent\n",
+        c.nodes_online, c.nodes_stale, c.nodes_offline, c.nodes_waiting
+    ));
+    out.push_str(&format!(
+        "OpenClaw instances:  {} healthy, {} not healthy, {} deploying or unknown\n",
+        c.instances_healthy, c.instances_unhealthy, c.instances_other
+    ));
+    out.push_str(&format!("Failed jobs (24 h):  {}\n", c.jobs_failed_24h));
+    out.push_str(&format!("Runs to approve:     {}\n", c.runs_awaiting_approval));
+    if !s.versions.is_empty() {
+        let versions: Vec<String> = s.versions.iter().map(|v| format!("{} ({})", v.version, v.instances)).collect();
+        out.push_str(&format!("OpenClaw versions:   {}\n", versions.join(", ")));
+    }
+    if s.incidents.is_empty() {
+        out.push_str("\nNo incidents.\n");
+    } else {
+        out.push_str(&format!("\nIncidents, newest first ({}):\n", s.incidents.len()));
+        for i in &s.incidents {
+            out.push_str(&format!("  {} — {}\n    {}\n    Next: {}\n", i.severity.label(), i.title, i.why, i.next_action));
+        }
+    }
+    Ok(out)
+}
+
 pub async fn org(api: &dyn Api, cmd: OrgCommand, json: bool) -> Result<String> {
     let (headline, org) = match cmd {
         OrgCommand::List { include_archived, limit } => {

@@ -117,6 +117,7 @@ async fn run(cli: Cli) -> Result<String> {
             let api: &dyn Api = api.as_ref();
             match cli.command {
                 Command::Whoami => commands::whoami(api, cli.json).await,
+                Command::Status => commands::status(api, cli.json).await,
                 Command::Org(cmd) => commands::org(api, cmd, cli.json).await,
                 Command::User(cmd) => commands::user(api, cmd, cli.json).await,
                 Command::Token(cmd) => commands::token(api, cmd, cli.json).await,

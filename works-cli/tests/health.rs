@@ -104,3 +104,45 @@ fn works_health_exits_with_the_answer() {
     assert_eq!(down.code, 2, "{}\n{}", down.stdout, down.stderr);
     assert!(down.stdout.starts_with("Critical: ") && down.stdout.contains("The database cannot be reached"), "{}", down.stdout);
 }
+
+/// `works status`: the executive summary, in lines and as JSON, embedded and remote;
+/// an organization's user sees only that organization.
+#[test]
+fn works_status_sums_up_what_the_caller_may_see() {
+    let env = Env::new();
+    let data = env.path("data");
+    let database = format!("sqlite://{}/works.db", data.display());
+    let server = Server::start(&env, &data, &[("WORKS_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    let db = |args: &[&str]| {
+        let all: Vec<String> = [&["--database", database.as_str()][..], args].concat().iter().map(|s| s.to_string()).collect();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        env.run(&all)
+    };
+
+    let acme: Value = db(&["--json", "org", "create", "Acme"]).ok().json();
+    let acme_id = acme["id"].as_str().unwrap().to_owned();
+    db(&["--json", "org", "create", "Globex"]).ok();
+    db(&["node", "create", "acme-web-01", "--org", &acme_id]).ok();
+    db(&["node", "create", "msp-tools"]).ok();
+
+    let text = db(&["status"]).ok();
+    assert!(text.stdout.starts_with("Healthy: "), "{}", text.stdout);
+    assert!(text.stdout.contains("Organizations:       2\n"), "{}", text.stdout);
+    assert!(text.stdout.contains("Nodes:               0 online, 0 stale, 0 offline, 2 waiting for an agent\n"), "{}", text.stdout);
+    assert!(text.stdout.contains("No incidents."), "{}", text.stdout);
+
+    let summary: works_core::StatusSummary = db(&["--json", "status"]).ok().typed();
+    assert_eq!((summary.counts.organizations, summary.counts.nodes_waiting), (2, 2), "{summary:?}");
+
+    // Remote, as an Acme user: Acme only.
+    env.run_with(
+        &["--database", &database, "user", "create", "--username", "acme-ops", "--role", "org_admin", "--org", &acme_id],
+        &[("WORKS_NEW_PASSWORD", "acme-ops-password-1")],
+        None,
+    )
+    .ok();
+    env.run_with(&["--server", &server.url, "login", "--username", "acme-ops"], &[("WORKS_PASSWORD", "acme-ops-password-1")], None).ok();
+    let remote: works_core::StatusSummary = env.run(&["--server", &server.url, "--json", "status"]).ok().typed();
+    assert_eq!((remote.counts.organizations, remote.counts.nodes_waiting), (1, 1), "only Acme's: {remote:?}");
+    drop(server);
+}
