@@ -245,10 +245,11 @@ pub(crate) async fn fresh_postgres(admin_url: &str) -> Result<String> {
         .await
         .context("running psql to read the server's durability settings")?;
     let settings = String::from_utf8_lossy(&settings.stdout).trim().to_owned();
-    let durable = settings == "on on" || settings == "on remote_apply" || settings == "on remote_write" || settings == "on local";
+    let (fsync, commit) = settings.split_once(' ').unwrap_or((settings.as_str(), "?"));
+    // Every synchronous_commit but `off` waits for the local flush.
+    let durable = fsync == "on" && commit != "off";
     let note = if durable { "durable commits" } else { "commits not flushed to disk" };
     let _ = DATABASE_NOTE.set(note);
-    let (fsync, commit) = settings.split_once(' ').unwrap_or((settings.as_str(), "?"));
     println!("database: PostgreSQL with fsync={fsync}, synchronous_commit={commit} ({note})");
     Ok(store_url)
 }

@@ -122,14 +122,14 @@ pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = $1";
 
 pub const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at < $1";
 
-pub const DELETE_OLD_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE at < $1";
-
 /// Enrollment tokens used before `$1`, or never used and expired before `$1`.
 pub const DELETE_ENDED_ENROLLMENT_TOKENS: &str = "DELETE FROM enrollment_tokens WHERE COALESCE(used_at, expires_at) < $1";
 
 // --- sign-in throttling ---
 
 pub const RECORD_LOGIN_FAILURE: &str = "INSERT INTO login_failures (username, at) VALUES ($1, $2)";
+
+pub const DELETE_OLD_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE at < $1";
 
 pub const COUNT_LOGIN_FAILURES: &str = "SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at >= $2";
 
