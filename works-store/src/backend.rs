@@ -181,16 +181,17 @@ impl SqliteStore {
 
     /// Claims of one job on distinct nodes, and ends of distinct jobs: a statement for
     /// many claims, then one for many ends (SQLite cannot write in a `WITH` clause).
-    async fn write_shared_jobs(tx: &mut Transaction<'static, Sqlite>, claims: &[(&str, i64)], ends: &[&Job]) -> Result<SharedJobWrites> {
+    /// Only claims of one job each are shared here ([`shareable_job_writes`]).
+    async fn write_shared_jobs(tx: &mut Transaction<'static, Sqlite>, claims: &[SharedClaim<'_>], ends: &[&Job]) -> Result<SharedJobWrites> {
         let mut written = SharedJobWrites::default();
         for chunk in claims.chunks(sql::JOB_WRITES_PER_STATEMENT) {
             let statement = sql::write_jobs(chunk.len(), 0);
             let mut q = sqlx::query_as::<_, JobRow>(&statement);
-            for (node_id, at) in chunk {
-                q = q.bind(*node_id).bind(*at);
+            for c in chunk {
+                q = q.bind(c.node_id).bind(c.at);
             }
             for job in convert(q.fetch_all(&mut **tx).await.map_err(db_error)?, JobRow::into_job)? {
-                written.claimed.insert(job.node_id.clone(), job);
+                written.claimed.entry(job.node_id.clone()).or_default().push(job);
             }
         }
         for chunk in ends.chunks(sql::JOB_WRITES_PER_STATEMENT) {
@@ -324,10 +325,11 @@ impl PgStore {
 
     /// Claims of one job on distinct nodes and ends of distinct jobs, all in one
     /// statement ([`sql::WRITE_JOBS_ARRAYS`]), prepared once per connection.
-    async fn write_shared_jobs(tx: &mut Transaction<'static, Postgres>, claims: &[(&str, i64)], ends: &[&Job]) -> Result<SharedJobWrites> {
+    async fn write_shared_jobs(tx: &mut Transaction<'static, Postgres>, claims: &[SharedClaim<'_>], ends: &[&Job]) -> Result<SharedJobWrites> {
         let rows = sqlx::query(sql::WRITE_JOBS_ARRAYS)
-            .bind(claims.iter().map(|(node_id, _)| *node_id).collect::<Vec<&str>>())
-            .bind(claims.iter().map(|(_, at)| *at).collect::<Vec<i64>>())
+            .bind(claims.iter().map(|c| c.node_id).collect::<Vec<&str>>())
+            .bind(claims.iter().map(|c| c.at).collect::<Vec<i64>>())
+            .bind(claims.iter().map(|c| i64::from(c.max)).collect::<Vec<i64>>())
             .bind(ends.iter().map(|e| e.id.as_str()).collect::<Vec<&str>>())
             .bind(ends.iter().map(|e| e.node_id.as_str()).collect::<Vec<&str>>())
             .bind(ends.iter().map(|e| e.state.as_str()).collect::<Vec<&str>>())
@@ -343,9 +345,11 @@ impl PgStore {
             let kind: String = sqlx::Row::try_get(row, "written").map_err(db_error)?;
             let job = <JobRow as sqlx::FromRow<_>>::from_row(row).map_err(db_error).and_then(JobRow::into_job)?;
             match kind.as_str() {
-                "claimed" => written.claimed.insert(job.node_id.clone(), job),
-                _ => written.ended.insert(job.id.clone(), job),
-            };
+                "claimed" => written.claimed.entry(job.node_id.clone()).or_default().push(job),
+                _ => {
+                    written.ended.insert(job.id.clone(), job);
+                }
+            }
         }
         Ok(written)
     }
@@ -449,15 +453,16 @@ macro_rules! bind_job {
     }};
 }
 
-/// Which of `writes` can share a statement with others: single-job claims of distinct
-/// nodes, and ends of distinct jobs (only when there are two or more to share one: on
-/// SQLite, of a kind); the rest are written one statement each. Indexes into `writes`.
+/// Which of `writes` can share a statement with others: claims of distinct nodes (on
+/// SQLite, claims of one job each), and ends of distinct jobs (only when there are two
+/// or more to share one: on SQLite, of a kind); the rest are written one statement
+/// each. Indexes into `writes`.
 fn shareable_job_writes(writes: &[JobWrite], postgres: bool) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     let (mut nodes, mut jobs) = (HashSet::new(), HashSet::new());
     let (mut claims, mut ends, mut alone) = (Vec::new(), Vec::new(), Vec::new());
     for (i, w) in writes.iter().enumerate() {
         match w {
-            JobWrite::Claim { node_id, max: 1, .. } if nodes.insert(node_id.as_str()) => claims.push(i),
+            JobWrite::Claim { node_id, max, .. } if (postgres || *max == 1) && nodes.insert(node_id.as_str()) => claims.push(i),
             JobWrite::End { end, .. } if jobs.insert(end.id.as_str()) => ends.push(i),
             _ => alone.push(i),
         }
@@ -480,11 +485,19 @@ fn shareable_job_writes(writes: &[JobWrite], postgres: bool) -> (Vec<usize>, Vec
     (claims, ends, alone)
 }
 
+/// A claim written in a shared statement: up to `max` of the node's oldest queued jobs,
+/// claimed at `at` (unix ms).
+struct SharedClaim<'a> {
+    node_id: &'a str,
+    at: i64,
+    max: u32,
+}
+
 /// What a statement of shared claims and ends wrote: the jobs claimed by node, and
 /// the jobs ended by id.
 #[derive(Default)]
 struct SharedJobWrites {
-    claimed: HashMap<String, Job>,
+    claimed: HashMap<String, Vec<Job>>,
     ended: HashMap<String, Job>,
 }
 
@@ -1339,10 +1352,10 @@ macro_rules! store_impl {
                     // written a statement for many (PostgreSQL: claims and ends together);
                     // the rest one statement each.
                     let (shared_claims, shared_ends, alone) = shareable_job_writes(&writes, postgres);
-                    let claims: Vec<(&str, i64)> = shared_claims
+                    let claims: Vec<SharedClaim> = shared_claims
                         .iter()
                         .filter_map(|&i| match writes.get(i) {
-                            Some(JobWrite::Claim { node_id, now, .. }) => Some((node_id.as_str(), millis(*now))),
+                            Some(JobWrite::Claim { node_id, now, max, .. }) => Some(SharedClaim { node_id, at: millis(*now), max: (*max).max(1) }),
                             _ => None,
                         })
                         .collect();
@@ -1358,7 +1371,8 @@ macro_rules! store_impl {
                         for &i in shared_claims.iter().chain(&shared_ends) {
                             match writes.get(i) {
                                 Some(JobWrite::Claim { node_id, audit, .. }) => {
-                                    let jobs: Vec<Job> = written.claimed.remove(node_id).into_iter().collect();
+                                    let mut jobs = written.claimed.remove(node_id).unwrap_or_default();
+                                    jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
                                     drafts[i] = claim_drafts(audit, &jobs);
                                     done[i] = Some(JobWritten::Claimed(jobs));
                                 }

@@ -1582,9 +1582,9 @@ async fn a_lease_is_held_by_one_holder_until_it_expires() {
     }
 }
 
-/// The one write path of agents' claims and reports: many in one transaction, single
-/// claims of distinct nodes and ends of distinct jobs sharing a statement, and each
-/// answered exactly as its own method would answer it.
+/// The one write path of agents' claims and reports: many in one transaction, claims of
+/// distinct nodes (on SQLite, of one job each) and ends of distinct jobs sharing a
+/// statement, and each answered exactly as its own method would answer it.
 #[tokio::test]
 async fn write_jobs_answers_each_write_as_its_own_claim_or_end_would() {
     use works_core::{JobWrite, JobWritten};
@@ -1621,7 +1621,7 @@ async fn write_jobs_answers_each_write_as_its_own_claim_or_end_would() {
         let (w, d, o, e) = (
             queue(&web, 2),
             queue(&db, 1),
-            queue(&theirs, 2),
+            queue(&theirs, 3),
             queue(&busy, 3),
         );
         for j in w.iter().chain(&d).chain(&o).chain(&e) {
@@ -1664,7 +1664,7 @@ async fn write_jobs_answers_each_write_as_its_own_claim_or_end_would() {
             end(ended(&e[0], JobState::Succeeded)),
             end(on_wrong_node),                  // another node's job: not ended
             end(ended(&e[0], JobState::Failed)), // the same job again: already ended
-            claim(&theirs, 2, 104),              // a batch claim
+            claim(&theirs, 2, 104),              // a batch claim: two of three
             end(ended(&e[2], JobState::Failed)),
         ];
         let done = s
@@ -1694,8 +1694,13 @@ async fn write_jobs_answers_each_write_as_its_own_claim_or_end_would() {
         );
         assert_eq!(
             claimed_ids(7),
-            job_ids(&o),
-            "[{n}] both of theirs, oldest first"
+            job_ids(&o[..2]),
+            "[{n}] two of theirs, oldest first"
+        );
+        assert_eq!(
+            s.get_job(&o[2].id).await.expect("get").map(|j| j.state),
+            Some(JobState::Queued),
+            "[{n}] a batch claim takes no more than its most"
         );
         let JobWritten::Claimed(web_first) = &done[0] else {
             unreachable!()
