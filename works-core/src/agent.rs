@@ -430,10 +430,12 @@ impl Works {
         }
     }
 
-    /// The agent reports the end of several jobs at once, in one transaction (each
-    /// report audited). Answers, per report and in order, the job as recorded or why
-    /// the report was not accepted; a job of another node reads as unknown and the
-    /// attempt is recorded.
+    /// The agent reports the end of several jobs at once, written in one transaction
+    /// together with the claims and reports of other agents arriving at the same time
+    /// (each report audited). Answers, per report and in order, the job as recorded or
+    /// why the report was not accepted; a job of another node reads as unknown and the
+    /// attempt is recorded. Should that shared transaction fail, each report is written
+    /// on its own, and one whose own write fails answers why.
     pub async fn agent_complete_many(&self, agent: &AgentIdentity, reports: Vec<JobReportOf>) -> Result<Vec<JobReportAnswer>> {
         if reports.is_empty() || reports.len() > MAX_CLAIM_BATCH as usize {
             return Err(Error::invalid("reports", format!("must hold between 1 and {MAX_CLAIM_BATCH} reports")));
@@ -460,13 +462,22 @@ impl Works {
                 JobWrite::End { end, audit }
             })
             .collect();
-        let written = self.store.write_jobs(ends).await?;
+        let written = self.write_jobs_together(ends).await;
         let mut answers = Vec::with_capacity(reports.len());
         for (r, done) in reports.iter().zip(written) {
-            if let JobWritten::Ended(Some(job)) = done {
-                self.follow_job(&actor, &job).await;
-                answers.push(JobReportAnswer { job_id: job.id.clone(), job: Some(job), error: None });
-                continue;
+            match done {
+                Ok(JobWritten::Ended(Some(job))) => {
+                    self.follow_job(&actor, &job).await;
+                    answers.push(JobReportAnswer { job_id: job.id.clone(), job: Some(job), error: None });
+                    continue;
+                }
+                // This report's own write failed (the others' did not): the agent may
+                // send it again.
+                Err(e) => {
+                    answers.push(JobReportAnswer::refused(&r.job_id, e));
+                    continue;
+                }
+                Ok(_) => {}
             }
             let refused = match self.store.get_job(&r.job_id).await? {
                 Some(job) if job.node_id == agent.node_id => {
@@ -546,9 +557,15 @@ impl Works {
     /// its writes is tried again on its own, so a failure reaches only the caller whose
     /// write caused it.
     async fn write_job(&self, write: JobWrite) -> Result<JobWritten> {
+        self.write_jobs_together(vec![write]).await.pop().unwrap_or_else(|| Err(Error::internal("A job write was not answered; nothing was changed.")))
+    }
+
+    /// As [`Works::write_job`], for several writes of one call, which are written in the
+    /// same transaction unless it fails. One answer per write, in order.
+    async fn write_jobs_together(&self, writes: Vec<JobWrite>) -> Vec<Result<JobWritten>> {
         let store = self.store.clone();
         self.job_writes
-            .submit(write, move |writes| async move {
+            .submit_all(writes, move |writes| async move {
                 if writes.len() > 1 {
                     match store.write_jobs(writes.clone()).await {
                         Ok(done) if done.len() == writes.len() => return done.into_iter().map(Ok).collect(),

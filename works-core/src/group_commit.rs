@@ -52,21 +52,59 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         F: FnOnce(Vec<T>) -> Fut,
         Fut: Future<Output = Vec<Result<R>>> + Send + 'static,
     {
-        let (answer, mut answered) = oneshot::channel();
-        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).push((item, answer));
-        let Ok(turn) = self.writers.acquire().await else { return interrupted() };
-        // A writer before us may have taken and written this item already.
-        match answered.try_recv() {
-            Ok(result) => return result,
-            Err(oneshot::error::TryRecvError::Closed) => return interrupted(),
-            Err(oneshot::error::TryRecvError::Empty) => {}
+        self.submit_all(vec![item], write).await.pop().unwrap_or_else(interrupted)
+    }
+
+    /// As [`GroupCommit::submit`], for several items of one caller: they join the queue
+    /// together, so they are written in the same batch. One result per item, in order.
+    pub(crate) async fn submit_all<F, Fut>(&self, items: Vec<T>, write: F) -> Vec<Result<R>>
+    where
+        F: FnOnce(Vec<T>) -> Fut,
+        Fut: Future<Output = Vec<Result<R>>> + Send + 'static,
+    {
+        let mut answered = Vec::with_capacity(items.len());
+        {
+            let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            for item in items {
+                let (answer, answer_here) = oneshot::channel();
+                waiting.push((item, answer));
+                answered.push(answer_here);
+            }
         }
-        let batch = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
-        if batch.is_empty() {
-            // Another writer took this item and is writing it now.
-            drop(turn);
-            return answered.await.unwrap_or_else(|_| interrupted());
+        let Some(first) = answered.first_mut() else { return Vec::new() };
+        let Ok(turn) = self.writers.acquire().await else { return answered.iter().map(|_| interrupted()).collect() };
+        // A writer before us may have taken these items (all of them: they were queued
+        // together) and written them, or be writing them now.
+        let first_answer = match first.try_recv() {
+            Ok(result) => Some(result),
+            Err(oneshot::error::TryRecvError::Closed) => Some(interrupted()),
+            Err(oneshot::error::TryRecvError::Empty) => {
+                let batch = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+                if !batch.is_empty() {
+                    self.write_batch(batch, write).await;
+                }
+                None
+            }
+        };
+        drop(turn);
+        // These items were in that batch, or in one another writer is writing.
+        let mut results = Vec::with_capacity(answered.len());
+        let mut answered = answered.into_iter();
+        if let Some(result) = first_answer {
+            results.push(result);
+            answered.next();
         }
+        for answer in answered {
+            results.push(answer.await.unwrap_or_else(|_| interrupted()));
+        }
+        results
+    }
+
+    async fn write_batch<F, Fut>(&self, batch: Waiting<T, R>, write: F)
+    where
+        F: FnOnce(Vec<T>) -> Fut,
+        Fut: Future<Output = Vec<Result<R>>> + Send + 'static,
+    {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let (items, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
@@ -78,9 +116,6 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
             }
         })
         .await;
-        drop(turn);
-        // This item was in that batch, or in one another writer is writing.
-        answered.await.unwrap_or_else(|_| interrupted())
     }
 
     /// Since this server started: how many transactions were written, and how many
@@ -130,6 +165,46 @@ mod tests {
             assert!(batches < 300, "some writes shared a batch ({batches} batches, {writers} writers)");
             assert!(most.load(Ordering::SeqCst) <= writers, "at most {writers} batches at once");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn items_submitted_together_share_one_batch_with_their_answers_in_order() {
+        let queue: Arc<GroupCommit<u32, u32>> = Arc::new(GroupCommit::default());
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for caller in 0..20u32 {
+            let (queue, sizes) = (queue.clone(), sizes.clone());
+            tasks.push(tokio::spawn(async move {
+                let items: Vec<u32> = (0..5).map(|k| caller * 100 + k).collect();
+                queue
+                    .submit_all(items, move |items| async move {
+                        sizes.lock().unwrap().push(items.clone());
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                        items.into_iter().map(|i| if i == 303 { Err(Error::invalid("item", "refused")) } else { Ok(i + 1) }).collect()
+                    })
+                    .await
+            }));
+        }
+        for (caller, t) in tasks.into_iter().enumerate() {
+            let got = t.await.unwrap();
+            assert_eq!(got.len(), 5);
+            for (k, r) in got.into_iter().enumerate() {
+                let item = caller as u32 * 100 + k as u32;
+                match r {
+                    Ok(v) => assert_eq!(v, item + 1),
+                    Err(_) => assert_eq!(item, 303, "only the refused item fails"),
+                }
+            }
+        }
+        // Each caller's items were written in one batch, together and in order.
+        let batches = sizes.lock().unwrap().clone();
+        for caller in 0..20u32 {
+            let holding: Vec<&Vec<u32>> = batches.iter().filter(|b| b.iter().any(|i| i / 100 == caller)).collect();
+            assert_eq!(holding.len(), 1, "caller {caller}'s items were split: {batches:?}");
+            let mine: Vec<u32> = holding[0].iter().copied().filter(|i| i / 100 == caller).collect();
+            assert_eq!(mine, (0..5).map(|k| caller * 100 + k).collect::<Vec<_>>());
+        }
+        assert!(queue.submit_all(Vec::new(), |_| async { Vec::new() }).await.is_empty());
     }
 
     #[tokio::test]

@@ -372,3 +372,73 @@ async fn claims_and_reports_arriving_together_each_land_on_their_own_job() {
         );
     }
 }
+
+/// Many agents taking and reporting batches at once: their batched claims and reports
+/// go through the shared writer with everyone else's, yet each claim takes no more than
+/// its most and only its own node's jobs, each report ends its own job once, and every
+/// step has its own record in an intact chain.
+#[tokio::test]
+async fn batches_of_many_agents_arriving_together_each_land_on_their_own_jobs() {
+    const NODES: usize = 6;
+    const PER_NODE: usize = 9;
+    const MOST: u32 = 4;
+    for backend in backends().await {
+        let w = World::build(backend.store.clone()).await;
+        let admin = &w.msp_admin.actor;
+        let mut agents = Vec::new();
+        let mut queued = Vec::new();
+        for i in 0..NODES {
+            let org = if i % 2 == 0 { &w.org_a.id } else { &w.org_b.id };
+            let n = node(&w, &format!("batch-{i:02}"), org).await;
+            agents.push(enrolled(&w.works, admin, &n).await);
+            queued.push(health_checks(&w, &n, PER_NODE).await);
+        }
+        let (_, before) = w.works.job_write_batches();
+        let mut tasks = Vec::new();
+        for agent in agents.iter().cloned() {
+            let works = w.works.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let jobs = works.agent_claim_many(&agent, MOST, std::time::Duration::ZERO).await.unwrap();
+                    if jobs.is_empty() {
+                        break;
+                    }
+                    assert!(jobs.len() <= MOST as usize, "a batch claim takes no more than its most: {}", jobs.len());
+                    assert!(jobs.iter().all(|j| j.node_id == agent.node_id), "a claim takes only its own node's jobs");
+                    let answers = works.agent_complete_many(&agent, jobs.iter().map(|j| ok(&j.id)).collect()).await.unwrap();
+                    for (job, answer) in jobs.iter().zip(&answers) {
+                        assert_eq!(answer.job_id, job.id, "answers in the order of the reports");
+                        assert_eq!(answer.job.as_ref().map(|j| j.state), Some(JobState::Succeeded), "{answer:?}");
+                    }
+                    done.extend(jobs.into_iter().map(|j| j.id));
+                }
+                done
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            let mut done = t.await.unwrap();
+            done.sort();
+            let mut expected = queued[i].clone();
+            expected.sort();
+            assert_eq!(done, expected, "[{}] node {i}'s agent did exactly its own jobs, each once", backend.name);
+        }
+        let (_, after) = w.works.job_write_batches();
+        assert!(
+            after - before >= (NODES * PER_NODE) as u64 + NODES as u64,
+            "[{}] batched claims and every report went through the shared writer ({} writes)",
+            backend.name,
+            after - before
+        );
+        for action in ["job.claim", "job.complete"] {
+            let records = w.works.audit_query(admin, AuditQuery { action: Some(action.into()), outcome: Some(Outcome::Succeeded), limit: Some(500), ..Default::default() }).await.unwrap();
+            let mut audited: Vec<String> = records.records.iter().filter_map(|r| r.target_id.clone()).collect();
+            audited.sort();
+            let mut expected: Vec<String> = queued.iter().flatten().cloned().collect();
+            expected.sort();
+            assert_eq!(audited, expected, "[{}] one {action} record per job", backend.name);
+        }
+        let chain = w.works.audit_verify(admin).await.unwrap();
+        assert!(chain.intact, "[{}] the chain is intact: {chain:?}", backend.name);
+    }
+}
