@@ -80,11 +80,12 @@ enum Bench {
     },
     /// Jobs: claim-to-complete against a bare SKIP LOCKED loop, batched claims, and enqueue-to-pickup latency.
     Jobs {
-        /// How many nodes, each with one agent claiming (the concurrency of both loops).
-        #[arg(long, default_value_t = 16)]
+        /// How many nodes, each with one agent claiming (the concurrency of both loops;
+        /// the bare loop also runs with 16 claimers, and its best is reported too).
+        #[arg(long, default_value_t = 64)]
         agents: usize,
         /// About how many jobs each throughput phase drains.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 8000)]
         jobs: usize,
         /// Most jobs per batched claim and per batched report.
         #[arg(long, default_value_t = 50)]
