@@ -121,3 +121,8 @@ pub fn test_master_key() -> works_core::MasterKey {
         Err(_) => test_master_key(),
     }
 }
+
+/// PostgreSQL's one statement for the claims and reports written together (ten array
+/// parameters: claim nodes, times and mosts; report ids, nodes, states, results,
+/// outputs, reasons and times), for tests of how the server plans it.
+pub const POSTGRES_SHARED_JOB_WRITE: &str = crate::sql::WRITE_JOBS_ARRAYS;
