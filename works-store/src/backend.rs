@@ -181,7 +181,7 @@ impl SqliteStore {
 
     /// Claims of one job on distinct nodes, and ends of distinct jobs: a statement for
     /// many claims, then one for many ends (SQLite cannot write in a `WITH` clause).
-    /// Only claims of one job each are shared here ([`shareable_job_writes`]).
+    /// Batched claims are written alone ([`shareable_job_writes`]).
     async fn write_shared_jobs(tx: &mut Transaction<'static, Sqlite>, claims: &[SharedClaim<'_>], ends: &[&Job]) -> Result<SharedJobWrites> {
         let mut written = SharedJobWrites::default();
         for chunk in claims.chunks(sql::JOB_WRITES_PER_STATEMENT) {
@@ -323,8 +323,8 @@ impl PgStore {
         Ok(())
     }
 
-    /// Claims of one job on distinct nodes and ends of distinct jobs, all in one
-    /// statement ([`sql::WRITE_JOBS_ARRAYS`]), prepared once per connection.
+    /// Claims of distinct nodes (each of up to its most) and ends of distinct jobs, all
+    /// in one statement ([`sql::WRITE_JOBS_ARRAYS`]), prepared once per connection.
     async fn write_shared_jobs(tx: &mut Transaction<'static, Postgres>, claims: &[SharedClaim<'_>], ends: &[&Job]) -> Result<SharedJobWrites> {
         let rows = sqlx::query(sql::WRITE_JOBS_ARRAYS)
             .bind(claims.iter().map(|c| c.node_id).collect::<Vec<&str>>())
@@ -1348,9 +1348,9 @@ macro_rules! store_impl {
                 let result = async {
                     let mut done: Vec<Option<JobWritten>> = vec![None; writes.len()];
                     let mut drafts: Vec<Vec<AuditDraft>> = vec![Vec::new(); writes.len()];
-                    // Claims of one job on distinct nodes, and ends of distinct jobs, are
-                    // written a statement for many (PostgreSQL: claims and ends together);
-                    // the rest one statement each.
+                    // Claims of distinct nodes (SQLite: of one job each), and ends of
+                    // distinct jobs, are written a statement for many (PostgreSQL: claims
+                    // and ends together); the rest one statement each.
                     let (shared_claims, shared_ends, alone) = shareable_job_writes(&writes, postgres);
                     let claims: Vec<SharedClaim> = shared_claims
                         .iter()

@@ -411,7 +411,7 @@ pub const WRITE_JOBS_ARRAYS: &str = concat!(
      reason = f.end_reason, finished_at = f.end_at, updated_at = f.end_at FROM f WHERE jobs.id = f.ended_id \
      RETURNING ",
     job_columns!(),
-") SELECT 'claimed' AS written, * FROM c UNION ALL SELECT 'ended' AS written, * FROM d"
+    ") SELECT 'claimed' AS written, * FROM c UNION ALL SELECT 'ended' AS written, * FROM d"
 );
 
 /// The most claims, or ends, [`write_jobs`] writes in one statement.
