@@ -25,6 +25,31 @@ async fn health_checks(w: &World, node: &Node, n: usize) -> Vec<String> {
     ids
 }
 
+/// `nodes` nodes spread over both organizations, each with an enrolled agent and
+/// `per_node` health checks queued: the agents, and each node's queued job ids.
+async fn busy_nodes(w: &World, prefix: &str, nodes: usize, per_node: usize) -> (Vec<AgentIdentity>, Vec<Vec<String>>) {
+    let (mut agents, mut queued) = (Vec::new(), Vec::new());
+    for i in 0..nodes {
+        let org = if i % 2 == 0 { &w.org_a.id } else { &w.org_b.id };
+        let n = node(w, &format!("{prefix}-{i:02}"), org).await;
+        agents.push(enrolled(&w.works, &w.msp_admin.actor, &n).await);
+        queued.push(health_checks(w, &n, per_node).await);
+    }
+    (agents, queued)
+}
+
+/// Exactly one successful claim record and one successful report record for each job.
+async fn one_claim_and_one_end_recorded_per_job(w: &World, queued: &[Vec<String>], backend: &str) {
+    for action in ["job.claim", "job.complete"] {
+        let records = w.works.audit_query(&w.msp_admin.actor, AuditQuery { action: Some(action.into()), outcome: Some(Outcome::Succeeded), limit: Some(500), ..Default::default() }).await.unwrap();
+        let mut audited: Vec<String> = records.records.iter().filter_map(|r| r.target_id.clone()).collect();
+        audited.sort();
+        let mut expected: Vec<String> = queued.iter().flatten().cloned().collect();
+        expected.sort();
+        assert_eq!(audited, expected, "[{backend}] one {action} record per job");
+    }
+}
+
 fn ok(job_id: &str) -> JobReportOf {
     JobReportOf { job_id: job_id.into(), succeeded: true, result: Some(serde_json::json!({"ok": true})), output: Some("password=hunter2 fine".into()), reason: None }
 }
@@ -229,14 +254,7 @@ async fn claims_and_reports_arriving_together_each_land_on_their_own_job() {
     for backend in backends().await {
         let w = World::build(backend.store.clone()).await;
         let admin = &w.msp_admin.actor;
-        let mut agents = Vec::new();
-        let mut queued = Vec::new();
-        for i in 0..NODES {
-            let org = if i % 2 == 0 { &w.org_a.id } else { &w.org_b.id };
-            let n = node(&w, &format!("rush-{i:02}"), org).await;
-            agents.push(enrolled(&w.works, admin, &n).await);
-            queued.push(health_checks(&w, &n, PER_NODE).await);
-        }
+        let (agents, queued) = busy_nodes(&w, "rush", NODES, PER_NODE).await;
         let (_, before) = w.works.job_write_batches();
         let mut tasks = Vec::new();
         for (i, agent) in agents.iter().cloned().enumerate() {
@@ -317,34 +335,7 @@ async fn claims_and_reports_arriving_together_each_land_on_their_own_job() {
                 );
             }
         }
-        for action in ["job.claim", "job.complete"] {
-            let records = w
-                .works
-                .audit_query(
-                    admin,
-                    AuditQuery {
-                        action: Some(action.into()),
-                        outcome: Some(Outcome::Succeeded),
-                        limit: Some(500),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap();
-            let mut audited: Vec<String> = records
-                .records
-                .iter()
-                .filter_map(|r| r.target_id.clone())
-                .collect();
-            audited.sort();
-            let mut expected: Vec<String> = queued.iter().flatten().cloned().collect();
-            expected.sort();
-            assert_eq!(
-                audited, expected,
-                "[{}] one {action} record per job",
-                backend.name
-            );
-        }
+        one_claim_and_one_end_recorded_per_job(&w, &queued, backend.name).await;
         let denied = w
             .works
             .audit_query(
@@ -385,14 +376,7 @@ async fn batches_of_many_agents_arriving_together_each_land_on_their_own_jobs() 
     for backend in backends().await {
         let w = World::build(backend.store.clone()).await;
         let admin = &w.msp_admin.actor;
-        let mut agents = Vec::new();
-        let mut queued = Vec::new();
-        for i in 0..NODES {
-            let org = if i % 2 == 0 { &w.org_a.id } else { &w.org_b.id };
-            let n = node(&w, &format!("batch-{i:02}"), org).await;
-            agents.push(enrolled(&w.works, admin, &n).await);
-            queued.push(health_checks(&w, &n, PER_NODE).await);
-        }
+        let (agents, queued) = busy_nodes(&w, "batch", NODES, PER_NODE).await;
         let (_, before) = w.works.job_write_batches();
         let mut tasks = Vec::new();
         for agent in agents.iter().cloned() {
@@ -430,14 +414,7 @@ async fn batches_of_many_agents_arriving_together_each_land_on_their_own_jobs() 
             backend.name,
             after - before
         );
-        for action in ["job.claim", "job.complete"] {
-            let records = w.works.audit_query(admin, AuditQuery { action: Some(action.into()), outcome: Some(Outcome::Succeeded), limit: Some(500), ..Default::default() }).await.unwrap();
-            let mut audited: Vec<String> = records.records.iter().filter_map(|r| r.target_id.clone()).collect();
-            audited.sort();
-            let mut expected: Vec<String> = queued.iter().flatten().cloned().collect();
-            expected.sort();
-            assert_eq!(audited, expected, "[{}] one {action} record per job", backend.name);
-        }
+        one_claim_and_one_end_recorded_per_job(&w, &queued, backend.name).await;
         let chain = w.works.audit_verify(admin).await.unwrap();
         assert!(chain.intact, "[{}] the chain is intact: {chain:?}", backend.name);
     }
